@@ -62,6 +62,7 @@ def ddpm_train(dataset:str=None,      # data set: digits (default), mnist, fashi
                data_dir:str=None,     # where torchvision data sets live / are downloaded to
                sample_every:int=None, # steps between sample grids (0: only at the end)
                ckpt_every:int=None,   # steps between checkpoints
+               log_every:int=None,    # steps per line of metrics.jsonl
                n_samples:int=None,    # images per sample grid
                sample_steps:int=None, # sampler steps for the grids (< T uses DDIM)
                no_amp:bool=False,     # disable mixed precision on CUDA

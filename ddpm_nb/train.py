@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['RECIPES', 'RESUMABLE', 'TrainConfig', 'recipe', 'config_from_dict', 'resolve_device', 'model_config',
            'build_diffusion', 'lr_at', 'ema_decay_at', 'ema_update', 'CheckpointError', 'atomic_write', 'save_tensors',
-           'load_tensors', 'rng_state', 'set_rng_state', 'training_state', 'restore_training_state', 'train_step',
-           'read_config', 'merge_resume', 'plot_loss', 'GracefulStop', 'TrainingError', 'train', 'load_run']
+           'load_tensors', 'rng_state', 'set_rng_state', 'training_state', 'restore_training_state', 'step_noise',
+           'train_step', 'read_config', 'merge_resume', 'plot_loss', 'GracefulStop', 'TrainingError', 'dist_env',
+           'train', 'load_run']
 
 # %% ../nbs/09_train.ipynb #37793968
 import json, math, os, random, time, dataclasses, typing
@@ -239,28 +240,43 @@ def restore_training_state(path, model, ema, opt, tensors:dict, meta:dict)->int:
     return meta['step']
 
 # %% ../nbs/09_train.ipynb #64ef5ba2
+def step_noise(cfg:TrainConfig, step:int, shape:tuple, rank:int=0, world:int=1)->tuple:
+    "(t, ε) for this process's slice of global batch `step`: a pure function of (seed, step), shapes (B,) and (B, *shape)."
+    g, B = seeded_generator(cfg.seed, step, 2), cfg.batch_size
+    t = torch.randint(0, cfg.T, (B * world,), generator=g)
+    noise = torch.randn((B * world, *shape), generator=g)
+    return t[rank * B:(rank + 1) * B], noise[rank * B:(rank + 1) * B]
+
+# %% ../nbs/09_train.ipynb #03fd9a8b
+def _all_finite(*xs)->bool:
+    "True when every tensor is finite on every process (all ranks must take the same branch under DDP)."
+    ok = torch.tensor(float(all(torch.isfinite(x).all() for x in xs)), device=xs[0].device)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
+    return bool(ok.item())
+
 def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tensor, cfg:TrainConfig, step:int,
-               scaler=None, amp_dtype=None)->dict:
-    "One optimisation step of L_simple on batch `x0`; returns loss, grad norm and whether it was skipped."
+               scaler=None, amp_dtype=None, t:Tensor=None, noise:Tensor=None, net:nn.Module=None)->dict:
+    "One optimisation step of L_simple on batch `x0` (t, ε given or drawn); returns loss, grad norm, skipped."
     for g in opt.param_groups: g['lr'] = lr_at(cfg, step)
     with torch.autocast(x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        loss = diffusion.loss(model, x0, pred=cfg.pred)
-    if not torch.isfinite(loss):
+        loss = diffusion.loss(net or model, x0, pred=cfg.pred, t=t, noise=noise)   # `net`: the DDP wrapper, if any
+    if not _all_finite(loss):
         opt.zero_grad(set_to_none=True)
         return dict(loss=float('nan'), grad_norm=float('nan'), skipped=True)
     (scaler.scale(loss) if scaler else loss).backward()
     if scaler: scaler.unscale_(opt)
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float('inf'))
-    if not torch.isfinite(gn) and not scaler:            # a non-finite gradient: skip, keep the weights clean
+    if not scaler and not _all_finite(gn):           # a non-finite gradient: skip, keep the weights clean
         opt.zero_grad(set_to_none=True)
         return dict(loss=loss.item(), grad_norm=float('nan'), skipped=True)
-    if scaler: scaler.step(opt); scaler.update()
+    if scaler: scaler.step(opt); scaler.update()      # the scaler skips non-finite steps itself
     else: opt.step()
     opt.zero_grad(set_to_none=True)
     ema_update(ema, model, ema_decay_at(cfg, step))
-    return dict(loss=loss.item(), grad_norm=gn.item(), skipped=False)
+    return dict(loss=loss.detach(), grad_norm=gn.item(), skipped=False)
 
-# %% ../nbs/09_train.ipynb #90ad7172
+# %% ../nbs/09_train.ipynb #1194b15a
 RESUMABLE = ('steps', 'device', 'amp', 'data_dir', 'log_every', 'ckpt_every', 'sample_every', 'n_samples',
              'sample_steps', 'max_bad_steps')
 
@@ -282,7 +298,7 @@ def merge_resume(saved:TrainConfig, new:TrainConfig, changed:set)->TrainConfig:
                              f'only {", ".join(RESUMABLE)} may change — start a new run with another --out instead')
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in changed if k in RESUMABLE})
 
-# %% ../nbs/09_train.ipynb #1194b15a
+# %% ../nbs/09_train.ipynb #32719315
 def _truncate_metrics(path:Path, step:int):
     if not path.exists(): return
     keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
@@ -299,7 +315,7 @@ def plot_loss(metrics_path, out_path):
     ax.set_xlabel('step'); ax.set_ylabel('training loss (L_simple)'); fig.tight_layout()
     atomic_write(out_path, lambda p: fig.savefig(p, format='png', dpi=90)); plt.close(fig)
 
-# %% ../nbs/09_train.ipynb #ad0ff207
+# %% ../nbs/09_train.ipynb #0a64898d
 def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set):
     "Config to use and the checkpoint to continue from (or None)."
     ckpt = out/'last.safetensors'
@@ -315,7 +331,7 @@ def _amp(cfg, device):
     if torch.cuda.is_bf16_supported(): return torch.bfloat16, None
     return torch.float16, torch.amp.GradScaler('cuda')
 
-# %% ../nbs/09_train.ipynb #32719315
+# %% ../nbs/09_train.ipynb #da7cd475
 def _save_samples(ema, diffusion, cfg, shape, out:Path, step:int, device)->Path:
     from ddpm_nb.sample import sample, save_grid
     sampler = 'ddpm' if cfg.sample_steps == cfg.T else 'ddim'
@@ -325,14 +341,14 @@ def _save_samples(ema, diffusion, cfg, shape, out:Path, step:int, device)->Path:
     atomic_write(path, lambda p: save_grid(x, p))
     return path
 
-# %% ../nbs/09_train.ipynb #55998cc8
+# %% ../nbs/09_train.ipynb #e792e08d
 def _checkpoint(out, step, model, ema, opt, cfg, extra):
     tensors, meta = training_state(step, model, ema, opt, cfg, extra)
     save_tensors(out/'last.safetensors', tensors, meta)
     save_tensors(out/'model.safetensors', {k: v for k, v in ema.state_dict().items()},
                  dict(step=step, unet=asdict(model.cfg), config=asdict(cfg)))
 
-# %% ../nbs/09_train.ipynb #0a64898d
+# %% ../nbs/09_train.ipynb #3bd5a771
 import signal, threading, copy
 
 class GracefulStop:
@@ -349,7 +365,7 @@ class GracefulStop:
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
 
-# %% ../nbs/09_train.ipynb #da7cd475
+# %% ../nbs/09_train.ipynb #e6d55796
 class TrainingError(RuntimeError):
     "Training cannot continue (e.g. the loss stayed non-finite); the last good checkpoint is kept."
 
@@ -363,7 +379,31 @@ def _build(cfg:TrainConfig, device):
 def _log_line(out:Path, row:dict):
     with open(out/'metrics.jsonl', 'a') as f: f.write(json.dumps(row) + '\n'); f.flush(); os.fsync(f.fileno())
 
-# %% ../nbs/09_train.ipynb #e792e08d
+# %% ../nbs/09_train.ipynb #872a42f8
+def dist_env()->tuple:
+    "(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) without it."
+    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0))
+
+def _init_dist(cfg:TrainConfig)->tuple:
+    "Join the process group if launched by torchrun; returns (rank, world, device, we_initialised)."
+    rank, world, local = dist_env()
+    device = resolve_device(cfg.device)
+    if world == 1: return 0, 1, device, False
+    if device.type == 'cuda': device = torch.device('cuda', local); torch.cuda.set_device(device)
+    mine = not torch.distributed.is_initialized()
+    if mine: torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    return rank, world, device, mine
+
+def _check_in_sync(model:nn.Module, ema:nn.Module):
+    "Raise TrainingError unless weights and EMA are identical on every process."
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return
+    with torch.no_grad():
+        x = torch.stack([sum(p.double().sum() for p in m.parameters()) for m in (model, ema)])
+        lo, hi = x.clone(), x.clone()
+        torch.distributed.all_reduce(lo, op=torch.distributed.ReduceOp.MIN); torch.distributed.all_reduce(hi, op=torch.distributed.ReduceOp.MAX)
+    if not torch.equal(lo, hi): raise TrainingError(f'weights differ between processes (checksums {lo.tolist()} vs {hi.tolist()})')
+
+# %% ../nbs/09_train.ipynb #dbbeb1da
 def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits recipe
           out='runs/digits',     # run directory
           resume:bool=False,     # continue the run in `out` from its last checkpoint
@@ -377,62 +417,92 @@ def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits re
     out = Path(out)
     if changed is None: changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)}
     cfg, ckpt = _setup(cfg, out, resume, set(changed))
-    device = resolve_device(cfg.device)
+    rank, world, device, mine = _init_dist(cfg)
+    if rank: log, progress = (lambda *a, **k: None), False
     torch.manual_seed(cfg.seed); np.random.seed(cfg.seed); random.seed(cfg.seed)
     ds, model, ema, opt, diffusion = _build(cfg, device)
-    st = dict(loss_sum=0.0, loss_n=0, skipped=0, bad_run=0, elapsed=0.0)
+    st = dict(loss_sum=0.0, loss_n=0, skipped=0, bad_run=0, elapsed=0.0, grad_norm=0.0)
     if ckpt:
         tensors, meta = load_tensors(ckpt)
         step = restore_training_state(ckpt, model, ema, opt, tensors, meta)
         st.update({k: meta[k] for k in st if k in meta})
-        _truncate_metrics(out/'metrics.jsonl', step)
+        if rank == 0: _truncate_metrics(out/'metrics.jsonl', step)
         log(f'resuming {out} at step {step}/{cfg.steps}')
     else:
         step = 0
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out/'config.json', lambda p: Path(p).write_text(
-            json.dumps(dict(train=asdict(cfg), unet=asdict(model.cfg)), indent=1)))
-        log(f'training {count_params(model):,}-parameter U-Net on {cfg.dataset} for {cfg.steps} steps on {device}; run dir {out}')
-    return _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, log, stop_after)
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write(out/'config.json', lambda p: Path(p).write_text(
+                json.dumps(dict(train=asdict(cfg), unet=asdict(model.cfg)), indent=1)))
+        log(f'training {count_params(model):,}-parameter U-Net on {cfg.dataset} for {cfg.steps} steps on {device}'
+            f'{f" x {world} processes" if world > 1 else ""}; run dir {out}')
+    try: return _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, log, stop_after, rank, world)
+    finally:
+        if mine: torch.distributed.destroy_process_group()
 
-# %% ../nbs/09_train.ipynb #3bd5a771
-def _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, log, stop_after):
+# %% ../nbs/09_train.ipynb #ebe0d484
+def _one_step(cfg, step, ds, sampler, net, model, ema, opt, diffusion, device, shape, scaler, amp_dtype, rank, world, check):
+    "Fetch this process's slice of global batch `step` and take one training step on it."
+    B = cfg.batch_size
+    idx = sampler.indices(step)[rank * B:(rank + 1) * B]
+    x0 = ds.get_batch(idx, seeded_generator(cfg.seed, step, 1, rank)).to(device, non_blocking=True)   # (B, C, H, W)
+    if check: check_images(x0, channels=shape[0], image_size=shape[1])
+    t, noise = step_noise(cfg, step, shape, rank, world)
+    torch.manual_seed(seeded_generator(cfg.seed, step, 3, rank).initial_seed())  # dropout masks: per step and process
+    return train_step(model, ema, opt, diffusion, x0, cfg, step, scaler, amp_dtype, t.to(device), noise.to(device), net)
+
+def _account(cfg, out, st, r, step, bar, rank, world):
+    "Update counters and the metrics file after a step; stop the run after too many bad steps in a row."
+    if r['skipped']:
+        st['skipped'] += 1; st['bad_run'] += 1
+        if st['bad_run'] >= cfg.max_bad_steps:
+            raise TrainingError(f'{st["bad_run"]} consecutive steps had a non-finite loss or gradient (step {step}); '
+                                f'stopped with the last good checkpoint in {out} kept — lower --lr or check the data')
+        return
+    loss = r['loss']
+    if world > 1: torch.distributed.all_reduce(loss); loss = loss / world    # the global batch's loss
+    st['bad_run'] = 0; st['loss_sum'] += loss.item(); st['loss_n'] += 1; st['grad_norm'] = r['grad_norm']
+    if (step % cfg.log_every == 0 or step == cfg.steps) and rank == 0:
+        row = dict(step=step, loss=st['loss_sum'] / st['loss_n'], lr=lr_at(cfg, step - 1), grad_norm=st['grad_norm'],
+                   skipped=st['skipped'], elapsed_s=round(st['elapsed'], 2))
+        _log_line(out, row); bar.set_postfix(loss=f'{row["loss"]:.4f}')
+    if step % cfg.log_every == 0 or step == cfg.steps: st['loss_sum'], st['loss_n'] = 0.0, 0
+
+def _stop_now(stop, done:int, stop_after)->bool:
+    "Stop requested (signal or step budget) on any process — decided together, so no process is left waiting."
+    flag = torch.tensor(float(bool(stop.requested) or (stop_after is not None and done >= stop_after)))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
+
+# %% ../nbs/09_train.ipynb #e1290c5a
+def _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, log, stop_after, rank=0, world=1):
     from tqdm.auto import tqdm
     amp_dtype, scaler = _amp(cfg, device)
-    sampler = EpochBatchSampler(len(ds), cfg.batch_size, seed=cfg.seed)
+    net = model if world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
+    sampler = EpochBatchSampler(len(ds), cfg.batch_size * world, seed=cfg.seed)
     shape = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)   # (C, H, W)
-    start, t0, last = step, time.time() - st['elapsed'], None
+    start, t0 = step, time.time() - st['elapsed']
     model.train()
     with GracefulStop() as stop, tqdm(total=cfg.steps, initial=step, disable=not progress, unit='step', dynamic_ncols=True) as bar:
-        while step < cfg.steps and not stop.requested and (stop_after is None or step - start < stop_after):
-            x0 = ds.get_batch(sampler.indices(step), seeded_generator(cfg.seed, step, 1)).to(device, non_blocking=True)
-            if step == start: check_images(x0, channels=shape[0], image_size=shape[1])
-            r = train_step(model, ema, opt, diffusion, x0, cfg, step, scaler, amp_dtype)
-            step += 1; bar.update(1)
-            if r['skipped']:
-                st['skipped'] += 1; st['bad_run'] += 1
-                if st['bad_run'] >= cfg.max_bad_steps:
-                    raise TrainingError(f'{st["bad_run"]} consecutive steps had a non-finite loss or gradient (step {step}); '
-                                        f'stopped with the last good checkpoint in {out} kept — lower --lr or check the data')
-            else:
-                st['bad_run'] = 0; st['loss_sum'] += r['loss']; st['loss_n'] += 1; last = r
-            st['elapsed'] = time.time() - t0
-            if (step % cfg.log_every == 0 or step == cfg.steps) and st['loss_n']:
-                row = dict(step=step, loss=st['loss_sum'] / st['loss_n'], lr=lr_at(cfg, step - 1), grad_norm=last['grad_norm'],
-                           skipped=st['skipped'], elapsed_s=round(st['elapsed'], 2))
-                _log_line(out, row); bar.set_postfix(loss=f'{row["loss"]:.4f}')
-                st['loss_sum'], st['loss_n'] = 0.0, 0
+        while step < cfg.steps and not _stop_now(stop, step - start, stop_after):
+            r = _one_step(cfg, step, ds, sampler, net, model, ema, opt, diffusion, device, shape, scaler, amp_dtype,
+                          rank, world, check=step == start)
+            step += 1; bar.update(1); st['elapsed'] = time.time() - t0
+            _account(cfg, out, st, r, step, bar, rank, world)
             # never checkpoint in the middle of a run of skipped steps: the last good checkpoint must survive
-            if (step % cfg.ckpt_every == 0 or step == cfg.steps) and not st['bad_run']: _checkpoint(out, step, model, ema, opt, cfg, st)
-            if cfg.sample_every and step % cfg.sample_every == 0 and step < cfg.steps:
+            if (step % cfg.ckpt_every == 0 or step == cfg.steps) and not st['bad_run']:
+                _check_in_sync(model, ema)
+                if rank == 0: _checkpoint(out, step, model, ema, opt, cfg, st)
+            if cfg.sample_every and step % cfg.sample_every == 0 and step < cfg.steps and rank == 0:
                 log(f'samples: {_save_samples(ema, diffusion, cfg, shape, out, step, device)}')
     if step < cfg.steps:                       # stopped early: by a signal or stop_after
-        _checkpoint(out, step, model, ema, opt, cfg, st)
+        if rank == 0: _checkpoint(out, step, model, ema, opt, cfg, st)
         log(f'stopped at step {step}{" by " + stop.requested if stop.requested else ""}; checkpoint written — continue with --resume')
         return out
-    return _finish(cfg, out, ema, diffusion, shape, step, device, st, log)
+    return _finish(cfg, out, ema, diffusion, shape, step, device, st, log) if rank == 0 else out
 
-# %% ../nbs/09_train.ipynb #e6d55796
+# %% ../nbs/09_train.ipynb #a53dd752
 def _finish(cfg, out, ema, diffusion, shape, step, device, st, log)->Path:
     plot_loss(out/'metrics.jsonl', out/'loss.png')
     t = time.time()
@@ -441,7 +511,7 @@ def _finish(cfg, out, ema, diffusion, shape, step, device, st, log)->Path:
     log(f'samples: {grid}\nweights: {out/"model.safetensors"}\nloss curve: {out/"loss.png"}')
     return out
 
-# %% ../nbs/09_train.ipynb #872a42f8
+# %% ../nbs/09_train.ipynb #51184d15
 def load_run(run,                # a run directory written by `train`
              device='cpu',       # where to put the model
              weights:str='ema',  # "ema" (model.safetensors, for sampling) or "raw" (last.safetensors)
