@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file, safe_open
 
 from .schedule import beta_schedule, SCHEDULES
-from .diffusion import Diffusion, PREDS, VARS
+from .diffusion import Diffusion, PREDS, VARS, LOSSES
 from .unet import UNet, UNetConfig, unet_preset, count_params, UNET_PRESETS
 from .data import get_dataset, dataset_info, check_images, EpochBatchSampler, seeded_generator
 
@@ -35,13 +35,14 @@ class TrainConfig:
     T:int = 1000                 # diffusion steps
     schedule:str = 'linear'      # beta schedule (ddpm_nb.schedule.SCHEDULES)
     pred:str = 'eps'             # what the network predicts (ddpm_nb.diffusion.PREDS)
-    var:str = 'fixedsmall'       # reverse variance used for samples (ddpm_nb.diffusion.VARS)
-    lr:float = 1e-3              # Adam learning rate after warm-up
-    warmup:int = 200             # linear learning-rate warm-up steps
+    var:str = 'fixedsmall'       # reverse variance (ddpm_nb.diffusion.VARS); learned_range doubles the output channels
+    loss:str = 'simple'          # objective (ddpm_nb.diffusion.LOSSES): simple, vlb (true bound) or hybrid
+    lr:float = 2e-3              # Adam learning rate after warm-up
+    warmup:int = 100             # linear learning-rate warm-up steps
     batch_size:int = 128
-    steps:int = 3000             # total optimisation steps
+    steps:int = 1200             # total optimisation steps
     grad_clip:float = 1.0        # max global gradient norm (0: off)
-    ema_decay:float = 0.999      # EMA decay of the weights used for sampling
+    ema_decay:float = 0.995      # EMA decay of the weights used for sampling
     dropout:float|None = None    # override the preset's dropout
     amp:bool = True              # mixed precision on CUDA (bf16 where supported); ignored on CPU
     seed:int = 0
@@ -51,7 +52,7 @@ class TrainConfig:
     ckpt_every:int = 1000        # steps between checkpoints (also written at the end)
     sample_every:int = 0         # steps between sample grids (0: only at the end)
     n_samples:int = 64           # images in each sample grid
-    sample_steps:int = 1000      # sampler steps for grids (< T: DDIM)
+    sample_steps:int = 100       # sampler steps for grids (< T: DDIM, deterministic)
     max_bad_steps:int = 20       # stop after this many consecutive non-finite losses
 
 # %% ../nbs/09_train.ipynb #f5b4521c
@@ -93,7 +94,7 @@ def config_from_dict(d:dict, source:str='config')->TrainConfig:
     for k, v in d.items():
         if not _type_ok(v, known[k]): raise ValueError(f'{source}: {k} must be {_tname(known[k])}, got {v!r}')
     c = TrainConfig(**{k: (float(v) if known[k] is float else v) for k, v in d.items()})
-    for name, val, ok in [('schedule', c.schedule, SCHEDULES), ('pred', c.pred, PREDS), ('var', c.var, VARS),
+    for name, val, ok in [('schedule', c.schedule, SCHEDULES), ('pred', c.pred, PREDS), ('var', c.var, VARS), ('loss', c.loss, LOSSES),
                           ('preset', c.preset, tuple(UNET_PRESETS))]:
         if val not in ok: raise ValueError(f'{source}: unknown {name} {val!r}; choose one of {", ".join(ok)}')
     for k in ('T', 'batch_size', 'steps', 'log_every', 'n_samples', 'sample_steps', 'max_bad_steps'):
@@ -115,7 +116,8 @@ def model_config(cfg:TrainConfig)->UNetConfig:
     info = dataset_info(cfg.dataset, image_size=cfg.image_size)
     if info['kind'] != 'image':
         raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, not a U-Net')
-    over = dict(in_channels=info['channels'], resolution=info['image_size'])
+    over = dict(in_channels=info['channels'], resolution=info['image_size'],
+                out_channels=info['channels'] * (2 if cfg.var == 'learned_range' else 1))
     if cfg.dropout is not None: over['dropout'] = cfg.dropout
     return unet_preset(cfg.preset, **over)
 
@@ -260,7 +262,7 @@ def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tens
     "One optimisation step of L_simple on batch `x0` (t, ε given or drawn); returns loss, grad norm, skipped."
     for g in opt.param_groups: g['lr'] = lr_at(cfg, step)
     with torch.autocast(x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        loss = diffusion.loss(net or model, x0, pred=cfg.pred, t=t, noise=noise)   # `net`: the DDP wrapper, if any
+        loss = diffusion.loss(net or model, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss, var=cfg.var)  # `net`: DDP wrapper
     if not _all_finite(loss):
         opt.zero_grad(set_to_none=True)
         return dict(loss=float('nan'), grad_norm=float('nan'), skipped=True)

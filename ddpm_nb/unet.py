@@ -270,8 +270,8 @@ UNET_PRESETS = dict(  # name -> UNetConfig fields
                  dropout=0.0, resolution=256),
     mnist=dict(in_channels=1, ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(14,),
                dropout=0.1, resolution=28),
-    digits=dict(in_channels=1, ch=24, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(8,),
-                dropout=0.1, resolution=16, num_groups=8),
+    digits=dict(in_channels=1, ch=16, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(8,),
+                dropout=0.0, resolution=16, num_groups=8),
 )
 
 def unet_preset(name:str,   # one of UNET_PRESETS: cifar10, celebahq256, lsun256, mnist, digits
