@@ -84,7 +84,9 @@ def _check_t(self:Diffusion, t, x:Tensor, name='t', lo=0)->Tensor:
     if t.ndim == 0: t = t.expand(x.shape[0])
     if t.ndim != 1 or t.shape[0] != x.shape[0]:
         raise ValueError(f'{name} must have shape (B,) = ({x.shape[0]},) to match the batch, got {tuple(t.shape)}')
-    if len(t) and (t.min() < lo or t.max() >= self.T):
+    # The range check reads values: free on the CPU, a device sync per call on a GPU (several per sampling step),
+    # so there it is left to `gather`, which fails loudly (a device-side assert) on an out-of-range index.
+    if t.device.type == 'cpu' and len(t) and (t.min() < lo or t.max() >= self.T):
         raise ValueError(f'{name} must lie in [{lo}, {self.T - 1}] (0-based; T={self.T}), got [{t.min()}, {t.max()}]')
     return t.long()
 
