@@ -99,7 +99,8 @@ def config_from_dict(d:dict, source:str='config')->TrainConfig:
         if val not in ok: raise ValueError(f'{source}: unknown {name} {val!r}; choose one of {", ".join(ok)}')
     for k in ('T', 'batch_size', 'steps', 'log_every', 'n_samples', 'sample_steps', 'max_bad_steps'):
         if getattr(c, k) < 1: raise ValueError(f'{source}: {k} must be at least 1, got {getattr(c, k)}')
-    if c.lr <= 0 or not 0 <= c.ema_decay < 1: raise ValueError(f'{source}: need lr > 0 and 0 <= ema_decay < 1')
+    if not (0 < c.lr <= 1 and math.isfinite(c.lr)): raise ValueError(f'{source}: lr must be in (0, 1] (Adam), got {c.lr}')
+    if not 0 <= c.ema_decay < 1: raise ValueError(f'{source}: ema_decay must be in [0, 1), got {c.ema_decay}')
     if c.sample_steps > c.T: raise ValueError(f'{source}: sample_steps ({c.sample_steps}) cannot exceed T ({c.T})')
     return c
 
@@ -215,8 +216,12 @@ def training_state(step:int, model:nn.Module, ema:nn.Module, opt:torch.optim.Opt
 # %% ../nbs/09_train.ipynb #b36d91c1
 def _check_same_model(path, model:nn.Module, meta:dict):
     saved = meta.get('unet')
-    if saved is not None and UNetConfig(**saved) != model.cfg:
-        diff = {k: (v, getattr(model.cfg, k)) for k, v in asdict(UNetConfig(**saved)).items() if getattr(model.cfg, k) != v}
+    if saved is None: return
+    try: saved = UNetConfig(**saved)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f'{path}: its model description is not one this version understands ({e})') from None
+    if saved != model.cfg:
+        diff = {k: (v, getattr(model.cfg, k)) for k, v in asdict(saved).items() if getattr(model.cfg, k) != v}
         raise CheckpointError(f'{path}: checkpoint is for another model configuration (saved vs expected: {diff})')
 
 def _load_module(path, module:nn.Module, tensors:dict, prefix:str):
@@ -344,6 +349,11 @@ def _save_samples(ema, diffusion, cfg, shape, out:Path, step:int, device)->Path:
     return path
 
 # %% ../nbs/09_train.ipynb #e792e08d
+def _check_finite(out, step, model, ema):
+    "Raise TrainingError (on every process) if any weight is non-finite: never replace a good checkpoint with it."
+    bad = [n for m in (model, ema) for n, p in m.named_parameters() if not torch.isfinite(p).all()]
+    if bad: raise TrainingError(f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} is kept — lower --lr')
+
 def _checkpoint(out, step, model, ema, opt, cfg, extra):
     tensors, meta = training_state(step, model, ema, opt, cfg, extra)
     save_tensors(out/'last.safetensors', tensors, meta)
@@ -494,11 +504,12 @@ def _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, 
             _account(cfg, out, st, r, step, bar, rank, world)
             # never checkpoint in the middle of a run of skipped steps: the last good checkpoint must survive
             if (step % cfg.ckpt_every == 0 or step == cfg.steps) and not st['bad_run']:
-                _check_in_sync(model, ema)
+                _check_finite(out, step, model, ema); _check_in_sync(model, ema)
                 if rank == 0: _checkpoint(out, step, model, ema, opt, cfg, st)
             if cfg.sample_every and step % cfg.sample_every == 0 and step < cfg.steps and rank == 0:
                 log(f'samples: {_save_samples(ema, diffusion, cfg, shape, out, step, device)}')
     if step < cfg.steps:                       # stopped early: by a signal or stop_after
+        _check_finite(out, step, model, ema)
         if rank == 0: _checkpoint(out, step, model, ema, opt, cfg, st)
         log(f'stopped at step {step}{" by " + stop.requested if stop.requested else ""}; checkpoint written — continue with --resume')
         return out
