@@ -140,3 +140,12 @@ class Budget:
     def __init__(self, seconds:float): self.seconds, self.t0 = seconds, time.perf_counter()
     def elapsed(self)->float: return time.perf_counter() - self.t0
     def fits(self, next_round:float)->bool: return self.elapsed() + next_round <= self.seconds
+
+
+def add_run_args(ap, budget_cpu:int, budget_cuda:int=540):
+    "The options every benchmark script shares: --threads, --budget, --json, --no-readme."
+    ap.add_argument('--threads', type=int, help='torch intra-op threads (default on CPU: 1, see README)')
+    ap.add_argument('--budget', type=float,
+                    help=f'seconds after which no new round starts (default {budget_cpu} on CPU, {budget_cuda} on CUDA)')
+    ap.add_argument('--json', help='write all measurements to this JSON file')
+    ap.add_argument('--no-readme', action='store_true', help='do not refresh the table in benchmarks/README.md')

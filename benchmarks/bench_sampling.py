@@ -125,12 +125,9 @@ def main(argv=None):
     ap.add_argument('--T', type=int, default=1000, help='diffusion steps (default 1000)')
     ap.add_argument('--ddim-steps', type=int, default=50, help='steps of the DDIM run (default 50)')
     ap.add_argument('--repeats', type=int, default=2, help='rounds of the T-step runs (DDIM gets 3x as many; default 2)')
-    ap.add_argument('--threads', type=int, help='torch intra-op threads (default on CPU: 1, see README)')
+    C.add_run_args(ap, budget_cpu=230)
     ap.add_argument('--no-diffusers', action='store_true', help="skip diffusers' pipelines")
     ap.add_argument('--profile', action='store_true', help='print the profile of the loop even when the overhead is small')
-    ap.add_argument('--budget', type=float, help='seconds after which no new round starts (default 230 on CPU, 540 on CUDA)')
-    ap.add_argument('--json', help='write all measurements to this JSON file')
-    ap.add_argument('--no-readme', action='store_true', help='do not refresh the table in benchmarks/README.md')
     a = ap.parse_args(argv)
 
     device = C.pick_device(a.device)

@@ -58,11 +58,8 @@ def main(argv=None):
     ap.add_argument('--batches', default='1,4,8,16', help='comma-separated batch sizes (default 1,4,8,16)')
     ap.add_argument('--resolutions', default='16,32', help='comma-separated input sizes H = W (default 16,32)')
     ap.add_argument('--repeats', type=int, default=3, help='timed rounds after one warm-up round (default 3)')
-    ap.add_argument('--threads', type=int, help='torch intra-op threads (default on CPU: 1, see README)')
-    ap.add_argument('--budget', type=float, help='seconds after which no new round starts (default 240 on CPU, 540 on CUDA)')
+    C.add_run_args(ap, budget_cpu=240)
     ap.add_argument('--plot', default=str(C.HERE/'scaling.png'), help='where to save the plot (default benchmarks/scaling.png)')
-    ap.add_argument('--json', help='write all measurements to this JSON file')
-    ap.add_argument('--no-readme', action='store_true', help='do not refresh the table in benchmarks/README.md')
     a = ap.parse_args(argv)
 
     device = C.pick_device(a.device)

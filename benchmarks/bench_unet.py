@@ -136,10 +136,7 @@ def main(argv=None):
     ap.add_argument('--precision', help='comma-separated fp32,bf16 (bf16 = autocast); default fp32 on CPU, both on CUDA')
     ap.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='default: on for CUDA, off for CPU')
     ap.add_argument('--compile', action='store_true', help='torch.compile every network (the warm-up round compiles)')
-    ap.add_argument('--threads', type=int, help='torch intra-op threads (default on CPU: 1, see README)')
-    ap.add_argument('--budget', type=float, help='seconds after which no new round starts (default 240 on CPU, 540 on CUDA)')
-    ap.add_argument('--json', help='write all measurements to this JSON file')
-    ap.add_argument('--no-readme', action='store_true', help='do not refresh the table in benchmarks/README.md')
+    C.add_run_args(ap, budget_cpu=240)
     a = ap.parse_args(argv)
 
     device = C.pick_device(a.device)
