@@ -181,8 +181,9 @@ def sample(model,                        # callable (x_t, t) -> output shaped li
 # %% ../nbs/08_sampling.ipynb #b2a9d632
 def to_uint8(x:Tensor, # values in [-1, 1]; values outside are clipped
             )->Tensor: # uint8 0..255, same shape and device
-    "Map [-1, 1] to 8-bit values (eq. 6)."
-    return ((x.detach().float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    "Map [-1, 1] to 8-bit values (eq. 6); the inverse of the data's `uint8_to_unit`."
+    from ddpm_nb.data import unit_to_uint8
+    return unit_to_uint8(x.detach())
 
 def image_grid(x:Tensor,       # images (N, C, H, W) or one image (C, H, W), values in [-1, 1], C = 1 or 3
                nrow:int=None,  # images per row; default ceil(sqrt(N))
