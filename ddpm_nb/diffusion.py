@@ -7,6 +7,7 @@ __all__ = ['extract', 'Diffusion', 'PREDS', 'VARS', 'LOSSES']
 
 # %% ../nbs/02_forward.ipynb #09c3cc10
 import math
+from functools import partial
 import torch
 from torch import Tensor
 from fastcore.basics import patch
@@ -51,18 +52,22 @@ class Diffusion:
 # %% ../nbs/02_forward.ipynb #f54bdc35
 @patch
 def _init_posterior(self:Diffusion):
-    "Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior, eqs. 3-4)."
+    "Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior, eqs. 3-4); the reverse σ_t."
     b, ac, acp = self.betas, self.alphas_cumprod, self.alphas_cumprod_prev
     self.posterior_variance = b * (1.0 - acp) / (1.0 - ac)                  # β̃_t; β̃_1 = 0
     # β̃_1 = 0 has log -inf; like Ho et al. we use β̃_2 there (x_0 is decoded without noise anyway).
     pv = self.posterior_variance
     self.posterior_log_variance_clipped = torch.log(torch.cat([pv[1:2], pv[1:]]) if self.T > 1 else b)
+    self.posterior_log_variance_large = torch.log(torch.cat([pv[1:2], b[1:]]) if self.T > 1 else b)  # σ_t² = β_t
     self.posterior_mean_coef1 = b * acp.sqrt() / (1.0 - ac)
     self.posterior_mean_coef2 = (1.0 - acp) * self.alphas.sqrt() / (1.0 - ac)
+    # σ_t of the reverse step for the two fixed variances, built once here so that no sampling step takes a log or exp
+    self.sigma_small = torch.exp(0.5 * self.posterior_log_variance_clipped)
+    self.sigma_large = torch.exp(0.5 * self.posterior_log_variance_large)
 
 _TABLES = ('betas alphas alphas_cumprod alphas_cumprod_prev sqrt_alphas_cumprod sqrt_one_minus_alphas_cumprod '
-           'sqrt_recip_alphas_cumprod sqrt_recipm1_alphas_cumprod posterior_variance '
-           'posterior_log_variance_clipped posterior_mean_coef1 posterior_mean_coef2').split()
+           'sqrt_recip_alphas_cumprod sqrt_recipm1_alphas_cumprod posterior_variance posterior_log_variance_clipped '
+           'posterior_log_variance_large posterior_mean_coef1 posterior_mean_coef2 sigma_small sigma_large').split()
 
 # %% ../nbs/02_forward.ipynb #daa53235
 @patch
@@ -84,10 +89,13 @@ def _check_t(self:Diffusion, t, x:Tensor, name='t', lo=0)->Tensor:
     if t.ndim == 0: t = t.expand(x.shape[0])
     if t.ndim != 1 or t.shape[0] != x.shape[0]:
         raise ValueError(f'{name} must have shape (B,) = ({x.shape[0]},) to match the batch, got {tuple(t.shape)}')
-    # The range check reads values: free on the CPU, a device sync per call on a GPU (several per sampling step),
-    # so there it is left to `gather`, which fails loudly (a device-side assert) on an out-of-range index.
-    if t.device.type == 'cpu' and len(t) and (t.min() < lo or t.max() >= self.T):
-        raise ValueError(f'{name} must lie in [{lo}, {self.T - 1}] (0-based; T={self.T}), got [{t.min()}, {t.max()}]')
+    # The range check reads values: free on the CPU, a device sync on a GPU, so there it is left to `gather`, which
+    # fails loudly (a device-side assert) on an out-of-range index. Public methods check once and then call the
+    # unchecked internals; the sampling loops check nothing per step (08_sampling).
+    if t.device.type == 'cpu' and len(t):
+        t_min, t_max = (int(v) for v in torch.aminmax(t))                 # one pass over t
+        if t_min < lo or t_max >= self.T:
+            raise ValueError(f'{name} must lie in [{lo}, {self.T - 1}] (0-based; T={self.T}), got [{t_min}, {t_max}]')
     return t.long()
 
 # %% ../nbs/02_forward.ipynb #b0dd3bf5
@@ -177,6 +185,37 @@ LOSSES = ('simple', 'vlb', 'hybrid')
 def _check_choice(value, choices, what):
     if value not in choices: raise ValueError(f'unknown {what} {value!r}; choose one of {", ".join(choices)}')
 
+class _Coefs:
+    "Coefficients at checked steps `t` (S,): `c(name)` is table `name` of `d` (or `extra[name]`, float64 (S,)) at `t`, cast to `dtype`, shaped (S, 1, ..., 1)."
+    def __init__(self, d:Diffusion, t:Tensor, ndim:int, dtype, **extra):
+        self.d, self.t, self.shape, self.dtype, self.extra, self.got, self.rows = d, t, (len(t),) + (1,) * (ndim - 1), dtype, extra, {}, {}
+    def __call__(self, name:str)->Tensor:
+        if name not in self.got:                                # each table is gathered once, when first needed
+            v = self.extra.get(name)
+            self.got[name] = extract(getattr(self.d, name), self.t, self.shape, self.dtype) if v is None else v.to(self.dtype).reshape(self.shape)
+        return self.got[name]
+    def row(self, k:int):
+        "The coefficients of step `k` alone, each (1, ..., 1): for a loop that visits the steps of `t` one at a time."
+        def c(name):
+            if name not in self.rows: self.rows[name] = self(name).unbind(0)   # S views, made once
+            return self.rows[name][k]
+        return c
+
+# %% ../nbs/05_parameterizations.ipynb #e3b7c2a1
+def _x0_from(c, out:Tensor, xt:Tensor, pred:str)->Tensor:
+    "x̂_0 from a prediction of ε, x_0, v or μ̃ (eqs. 1-2); `c` gives the steps' coefficients (a `_Coefs`)."
+    if pred == 'eps': return c('sqrt_recip_alphas_cumprod') * xt - c('sqrt_recipm1_alphas_cumprod') * out
+    if pred == 'x0': return out
+    if pred == 'v': return c('sqrt_alphas_cumprod') * xt - c('sqrt_one_minus_alphas_cumprod') * out
+    return (out - c('posterior_mean_coef2') * xt) / c('posterior_mean_coef1')
+
+def _x0_hat(c, out:Tensor, xt:Tensor, pred:str, clip:bool)->Tensor:
+    "`_x0_from` for a network output, checked against x_t's shape, clipped to [-1, 1] if `clip`."
+    if out.shape != xt.shape:
+        raise ValueError(f'model output {tuple(out.shape)} must have the shape of x_t {tuple(xt.shape)}')
+    x0 = _x0_from(c, out, xt, pred)
+    return x0.clamp(-1, 1) if clip else x0
+
 @patch
 def predict_x0(self:Diffusion,
                model_output:Tensor, # the network's output, (B, ...)
@@ -186,22 +225,15 @@ def predict_x0(self:Diffusion,
               )->Tensor:            # the implied estimate of x_0
     "Convert a prediction of ε, x_0, v or μ̃ into an estimate of x_0 (eqs. 1-2)."
     _check_choice(pred, PREDS, 'pred')
-    if model_output.shape != xt.shape:
-        raise ValueError(f'model output {tuple(model_output.shape)} must have the shape of x_t {tuple(xt.shape)}')
-    t = self._check_t(t, xt)
-    c = lambda a: extract(a, t, xt.shape, xt.dtype)
-    if pred == 'eps': return c(self.sqrt_recip_alphas_cumprod) * xt - c(self.sqrt_recipm1_alphas_cumprod) * model_output
-    if pred == 'x0': return model_output
-    if pred == 'v': return c(self.sqrt_alphas_cumprod) * xt - c(self.sqrt_one_minus_alphas_cumprod) * model_output
-    return (model_output - c(self.posterior_mean_coef2) * xt) / c(self.posterior_mean_coef1)
+    return _x0_hat(_Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False)
 
 # %% ../nbs/05_parameterizations.ipynb #cfe16745
+def _eps_from(c, x0:Tensor, xt:Tensor)->Tensor: return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+
 @patch
 def predict_eps(self:Diffusion, x0:Tensor, xt:Tensor, t:Tensor)->Tensor:
     "The noise ε implied by an estimate of x_0 (eq. 1 solved for ε)."
-    t = self._check_t(t, xt)
-    c = lambda a: extract(a, t, xt.shape, xt.dtype)
-    return (c(self.sqrt_recip_alphas_cumprod) * xt - x0) / c(self.sqrt_recipm1_alphas_cumprod)
+    return _eps_from(_Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), x0, xt)
 
 @patch
 def get_v(self:Diffusion, x0:Tensor, noise:Tensor, t:Tensor)->Tensor:
@@ -220,6 +252,17 @@ def _split_learned(model_output:Tensor, xt:Tensor)->tuple:
     return out, (v + 1) / 2
 
 # %% ../nbs/05_parameterizations.ipynb #d200a668
+def _mean_x0(c, out:Tensor, xt:Tensor, pred:str, clip:bool)->tuple:
+    "The reverse mean μ_θ = μ̃_t(x_t, x̂_0) (03_posterior, eq. 4; the network's own μ̃ for pred='mu') and x̂_0."
+    x0 = _x0_hat(c, out, xt, pred, clip)
+    return (out if pred == 'mu' else c('posterior_mean_coef1') * x0 + c('posterior_mean_coef2') * xt), x0
+
+def _log_variance(c, var:str, frac:Tensor=None)->Tensor:
+    "log σ_t² of the reverse kernel: log β̃_t, log β_t, or the learned interpolation (eq. 3b) with fraction `frac`."
+    if var == 'fixedsmall': return c('posterior_log_variance_clipped')
+    if var == 'fixedlarge': return c('posterior_log_variance_large')
+    return frac * c('posterior_log_variance_large') + (1 - frac) * c('posterior_log_variance_clipped')   # eq. 3b
+
 @patch
 def p_mean_variance(self:Diffusion,
                     model_output:Tensor,    # the network's output at (x_t, t), (B, ...)
@@ -230,17 +273,11 @@ def p_mean_variance(self:Diffusion,
                     clip:bool=True,         # clip the implied x_0 to [-1, 1] before forming the mean
                    )->dict:                 # mean, variance, log_variance, pred_x0
     "The model's reverse kernel p(x_{t-1} | x_t) = N(mean, variance) (eq. 3, Ho et al. §3.2)."
-    _check_choice(var, VARS, 'var')
-    t = self._check_t(t, xt)
+    _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
+    c, frac = _Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), None
     if var == 'learned_range': model_output, frac = _split_learned(model_output, xt)
-    pred_x0 = self.predict_x0(model_output, xt, t, pred)
-    if clip: pred_x0 = pred_x0.clamp(-1, 1)
-    mean = model_output if pred == 'mu' else self.q_posterior(pred_x0, xt, t)[0]
-    log_small = extract(self.posterior_log_variance_clipped, t, xt.shape, xt.dtype)
-    log_large = extract(torch.log(torch.cat([self.posterior_variance[1:2], self.betas[1:]]) if self.T > 1 else self.betas),
-                        t, xt.shape, xt.dtype)
-    log_variance = {'fixedsmall': lambda: log_small, 'fixedlarge': lambda: log_large,
-                    'learned_range': lambda: frac * log_large + (1 - frac) * log_small}[var]()   # eq. 3b
+    mean, pred_x0 = _mean_x0(c, model_output, xt, pred, clip)
+    log_variance = _log_variance(c, var, frac)
     return dict(mean=mean, variance=log_variance.exp(), log_variance=log_variance, pred_x0=pred_x0)
 
 # %% ../nbs/05_parameterizations.ipynb #5d4355fb
@@ -281,23 +318,55 @@ def _vb_loss(self:Diffusion, out, x0, xt, t, pred, var)->Tensor:
 
 # %% ../nbs/05_parameterizations.ipynb #d1cc5a56
 @patch
+def _ddpm_coefs(self:Diffusion, t:Tensor, ndim:int, dtype, var:str)->_Coefs:
+    "Coefficients of DDPM steps at checked `t`: the tables, `nonzero` (t > 0) and σ_t where noise is added (eq. 7)."
+    t = t.to(self.betas.device)
+    nonzero = (t != 0).to(self.betas.dtype)
+    sigma = (self.sigma_large if var == 'fixedlarge' else self.sigma_small).gather(0, t) * nonzero
+    return _Coefs(self, t, ndim, dtype, nonzero=nonzero, sigma=sigma)
+
+def _ddpm_update(c, out:Tensor, xt:Tensor, noise:Tensor=None, pred='eps', var='fixedsmall', clip=True)->Tensor:
+    "x_{t-1} = μ_θ + σ_t z (eq. 7) with the coefficients `c` of `_ddpm_coefs`; `noise=None` adds none."
+    frac = None
+    if var == 'learned_range': out, frac = _split_learned(out, xt)
+    mean, _ = _mean_x0(c, out, xt, pred, clip)
+    if noise is None: return mean
+    if var == 'learned_range': return mean + c('nonzero') * torch.exp(0.5 * _log_variance(c, var, frac)) * noise
+    return mean + c('sigma') * noise
+
+@patch
 def ddpm_step(self:Diffusion,
               model_output:Tensor,   # the network's output at (x_t, t), (B, ...)
               xt:Tensor,             # x_t, same shape
               t:Tensor,              # 0-based step indices, (B,)
               noise:Tensor=None,     # z ~ N(0, I); drawn when None; ignored where t = 0
               pred:str='eps',        # what the network predicts: one of PREDS
-              var:str='fixedsmall',  # "fixedsmall" (β̃_t) or "fixedlarge" (β_t)
+              var:str='fixedsmall',  # "fixedsmall" (β̃_t) or "fixedlarge" (β_t) (or "learned_range", eq. 3b)
               clip:bool=True,        # clip the implied x_0 to [-1, 1]
              )->Tensor:              # x_{t-1}
     "One ancestral sampling step x_t -> x_{t-1} (eq. 7, Algorithm 2); no noise is added at t = 0."
-    t = self._check_t(t, xt)
-    p = self.p_mean_variance(model_output, xt, t, pred=pred, var=var, clip=clip)
+    _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
+    c = self._ddpm_coefs(self._check_t(t, xt), xt.ndim, xt.dtype, var)
     if noise is None: noise = torch.randn_like(xt)
-    nonzero = (t != 0).to(xt.dtype).reshape(-1, *([1] * (xt.ndim - 1)))
-    return p['mean'] + nonzero * torch.exp(0.5 * p['log_variance']) * noise
+    return _ddpm_update(c, model_output, xt, noise, pred, var, clip)
 
 # %% ../nbs/05_parameterizations.ipynb #3de28b5f
+@patch
+def _ddim_coefs(self:Diffusion, t:Tensor, t_prev:Tensor, eta:float, ndim:int, dtype)->_Coefs:
+    "Coefficients of DDIM steps t -> t_prev (checked; -1 is x_0), from float64: √ᾱ_s, √(1 − ᾱ_s − σ²) and σ of eq. 8."
+    t, t_prev = t.to(self.betas.device), t_prev.to(self.betas.device)
+    ab = self.alphas_cumprod.gather(0, t)
+    ab_prev = torch.where(t_prev >= 0, self.alphas_cumprod.gather(0, t_prev.clamp(min=0)), 1.0)   # ᾱ_{-1} := 1
+    sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
+    return _Coefs(self, t, ndim, dtype, ddim_x0=ab_prev.sqrt(), ddim_eps=(1 - ab_prev - sigma * sigma).clamp(min=0).sqrt(), ddim_sigma=sigma)
+
+def _ddim_update(c, out:Tensor, xt:Tensor, noise:Tensor=None, pred='eps', clip=True)->Tensor:
+    "x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z (eq. 8) with the coefficients `c` of `_ddim_coefs`; `noise=None` adds none."
+    if out.shape[1] == 2 * xt.shape[1]: out = out[:, :xt.shape[1]]          # a learned variance: unused
+    x0 = _x0_hat(c, out, xt, pred, clip)
+    x = c('ddim_x0') * x0 + c('ddim_eps') * _eps_from(c, x0, xt)            # ε̂ recomputed from the clipped x̂_0
+    return x if noise is None else x + c('ddim_sigma') * noise
+
 @patch
 def ddim_step(self:Diffusion,
               model_output:Tensor, # the network's output at (x_t, t), (B, ...)
@@ -310,16 +379,31 @@ def ddim_step(self:Diffusion,
               clip:bool=True,      # clip the implied x_0 to [-1, 1]
              )->Tensor:            # x_{t_prev}
     "One DDIM step x_t -> x_{t_prev} (eq. 8, Song et al. 2021)."
-    t = self._check_t(t, xt)
-    t_prev = self._check_t(t_prev, xt, 't_prev', lo=-1)
+    _check_choice(pred, PREDS, 'pred')
+    t, t_prev = self._check_t(t, xt), self._check_t(t_prev, xt, 't_prev', lo=-1)
     if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t for every example')
-    if model_output.shape[1] == 2 * xt.shape[1]: model_output = model_output[:, :xt.shape[1]]  # learned variance: unused
-    x0 = self.predict_x0(model_output, xt, t, pred)
-    if clip: x0 = x0.clamp(-1, 1)
-    eps = self.predict_eps(x0, xt, t)
-    ab = extract(self.alphas_cumprod, t, xt.shape, xt.dtype)
-    ab_prev = torch.where(t_prev >= 0, self.alphas_cumprod[t_prev.clamp(min=0)], 1.0)
-    ab_prev = ab_prev.to(xt.dtype).reshape(ab.shape)
-    sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
-    if noise is None: noise = torch.randn_like(xt) if eta > 0 else torch.zeros_like(xt)
-    return ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps + sigma * noise
+    if noise is None and eta > 0: noise = torch.randn_like(xt)
+    return _ddim_update(self._ddim_coefs(t, t_prev, eta, xt.ndim, xt.dtype), model_output, xt, noise, pred, clip)
+
+# %% ../nbs/05_parameterizations.ipynb #c5e3fa01
+@patch
+def reverse_steps(self:Diffusion,
+                  x:Tensor,             # the batch to be sampled, (B, ...), or any tensor of its shape, dtype and device
+                  t:Tensor,             # the S steps a chain visits, in visiting order, (S,)
+                  t_prev:Tensor=None,   # DDIM: the step each one goes to, (S,), -1 for x_0; None: DDPM steps t -> t-1
+                  eta:float=0.0,        # DDIM noise: 0 deterministic, 1 DDPM-like
+                  pred:str='eps',       # what the network predicts: one of PREDS
+                  var:str='fixedsmall', # DDPM's reverse variance: one of VARS (DDIM ignores it)
+                  clip:bool=True,       # clip the implied x_0 to [-1, 1]
+                 )->list:               # S functions (model_output, x_t, noise=None) -> the next x; noise None adds none
+    "`ddpm_step` (or, given `t_prev`, `ddim_step`) at each of the steps `t` in turn, checked once, coefficients gathered once."
+    _check_choice(pred, PREDS, 'pred'); _check_choice(var, VARS, 'var')
+    t = torch.atleast_1d(torch.as_tensor(t, device=x.device))
+    t = self._check_t(t, t)
+    if t_prev is None:
+        c, update = self._ddpm_coefs(t, x.ndim, x.dtype, var), partial(_ddpm_update, pred=pred, var=var, clip=clip)
+    else:
+        t_prev = self._check_t(torch.atleast_1d(torch.as_tensor(t_prev, device=x.device)), t, 't_prev', lo=-1)
+        if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t at every step')
+        c, update = self._ddim_coefs(t, t_prev, eta, x.ndim, x.dtype), partial(_ddim_update, pred=pred, clip=clip)
+    return [partial(update, c.row(k)) for k in range(len(t))]

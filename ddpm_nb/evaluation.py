@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .diffusion import Diffusion, PREDS, VARS
 from .data import check_images, get_dataset, dataset_info, seeded_generator, uint8_to_unit
-from .sample import sample, to_uint8, _resolve_device, _diffusion_on, _eval_mode, _generator, _check_options
+from .sample import sample, to_uint8, infer_device, diffusion_on, eval_mode, make_generator, check_sample_options
 from .train import load_run, resolve_device, atomic_write, save_tensors, load_tensors, CheckpointError
 
 # %% ../nbs/11_evaluation.ipynb #4f60128d
@@ -88,15 +88,15 @@ def bits_per_dim(model,                  # callable (x_t, t) -> prediction shape
     if batch_t is None: batch_t = max(1, 512 // B)
     if isinstance(batch_t, bool) or not isinstance(batch_t, int) or batch_t < 1:
         raise ValueError(f'batch_t must be a positive int, got {batch_t!r}')
-    device = _resolve_device(model, x0, diffusion, device)
-    d, g = _diffusion_on(diffusion, device), _generator(seed, generator, device)
+    device = infer_device(model, x0, diffusion, device)
+    d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
     x0 = x0.to(device, d.betas.dtype)
     chunks = [torch.arange(lo, min(lo + batch_t, T), device=device) for lo in range(0, T, batch_t)]
     if progress:
         from tqdm.auto import tqdm
         chunks = tqdm(chunks, desc='bits/dim', unit='chunk')
     mdtype = _param_dtype(model) or d.betas.dtype                           # the network runs in its own dtype
-    with _eval_mode(model), torch.inference_mode():
+    with eval_mode(model), torch.inference_mode():
         parts = [_bound_terms(model, d, x0, ts, g, pred, var, clip, mdtype) for ts in chunks]
         prior = d.prior_kl(x0)
     to_bits = lambda v: v.double().cpu() / math.log(2)
@@ -129,7 +129,7 @@ def bpd_dataset(model,                   # callable (x_t, t) -> prediction, e.g.
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     get = (lambda i: dataset[i]) if isinstance(dataset, Tensor) else dataset.get_batch
     idx = _subset(len(dataset), n, seed)
-    dev = _resolve_device(model, None, diffusion, kwargs.pop('device', None))
+    dev = infer_device(model, None, diffusion, kwargs.pop('device', None))
     g = torch.Generator(device=dev).manual_seed(seed)
     bar = None
     if progress:
@@ -484,7 +484,7 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
     if sampler == 'ddim' and steps is None: steps = min(50, diffusion.T)
     if quality:
         if n_samples < 2: raise ValueError(f'--n-samples must be at least 2, got {n_samples}')
-        _check_options(sampler, diffusion.T, steps, eta, cfg.var, cfg.pred, None, None)
+        check_sample_options(sampler, diffusion.T, steps, eta, cfg.var, cfg.pred, None, None)
         if name not in QUALITY_DATASETS:
             raise ValueError(f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; use --bpd only')
         if name == 'cifar10': inception_weights(); _fidelity()
