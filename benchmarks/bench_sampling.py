@@ -221,7 +221,7 @@ def main(argv=None):
                         f'**{f(r, "ratio_in_loop")}** | {f(r, "ratio_stub")} | {f(r, "pipeline_vs_sample")} | {f(r, "pipeline_in_loop")} |')
         head = (f'Measured {env["date"]} on {env["cpu"] if not cuda else env.get("gpu")}, torch {env["torch"]}, '
                 f'{threads} thread(s); preset `{preset}` ({count_params(model):,} parameters), batch {B}, T={a.T}; medians of '
-                + ', '.join(f'{r["wall"]["sample"]["n"]} rounds ({s})' for s, r in res.items())
+                + ', '.join(f'{r["wall"]["sample"]["n"]} round{"s" * (r["wall"]["sample"]["n"] != 1)} ({s})' for s, r in res.items())
                 + (f'; in-loop ratio of the bare forward loop (the zero point): '
                    + ', '.join(f'{r["forwards_in_loop"]:.3f} ({s})' for s, r in res.items() if 'forwards_in_loop' in r)
                    if any('forwards_in_loop' in r for r in res.values()) else '')

@@ -7,6 +7,7 @@ numbers to read. See benchmarks/README.md.
 
     python benchmarks/bench_unet.py                          # CPU, batch 8, fp32
     python benchmarks/bench_unet.py --device cuda --compile  # GPU: batch 128, fp32 and bf16 autocast, channels_last
+    python benchmarks/bench_unet.py --device cuda --fast-paths  # ours only: channels_last and torch.compile off/on
 """
 import argparse, copy, statistics, time
 
@@ -37,20 +38,26 @@ def build(name:str, cfg)->tuple:
     return m, m
 
 
-def make_models(cfg, device, channels_last:bool, compile:bool)->dict:
-    "Every network that can be built here, each with its EMA copy and Adam; the reason for any that cannot."
+FAST_PATHS = {'ours': (False, False), 'ours+channels_last': (True, False), 'ours+compile': (False, True),
+              'ours+channels_last+compile': (True, True)}   # name: (channels_last, compile)
+
+
+def make_models(cfg, device, channels_last:bool, compile:bool, fast_paths:bool=False)->dict:
+    "Every network that can be built here (or, with `fast_paths`, ours in each FAST_PATHS setting), each with its EMA copy and Adam."
     models, missing = {}, {}
-    for name in ('ours', *PEERS):
-        try: m, call = build(name, cfg)
+    specs = ({n: ('ours', *v) for n, v in FAST_PATHS.items()} if fast_paths
+             else {n: (n, channels_last, compile) for n in ('ours', *PEERS)})
+    for name, (kind, cl, comp) in specs.items():
+        try: m, call = build(kind, cfg)
         except ImportError as e:
             missing[name] = f'{type(e).__name__}: {e}'
             print(f'skipping {name}: {missing[name]}'); continue
         m = m.to(device)
-        if channels_last: m = m.to(memory_format=torch.channels_last)
+        if cl: m = m.to(memory_format=torch.channels_last)
         ema = copy.deepcopy(m).requires_grad_(False)
-        if compile: call = torch.compile(call)
+        if comp: call = torch.compile(call)
         models[name] = dict(module=m, call=call, ema=ema, opt=torch.optim.Adam(m.parameters(), lr=2e-4),
-                            params=count_params(m))
+                            params=count_params(m), channels_last=cl)
     return models, missing
 
 
@@ -73,6 +80,8 @@ def run(models:dict, d, x0, t, noise, device, amp, repeats:int, budget:C.Budget,
     "Warm up, then `repeats` interleaved rounds (fewer if the time budget runs out); all measurements per network."
     names = list(models)
     res = {n: dict(forward=[], train=[], forward_mib=[], train_mib=[]) for n in names}
+    fmt = lambda v, cl: v.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
+    inputs = {cl: (fmt(x0, cl), fmt(noise, cl)) for cl in {m['channels_last'] for m in models.values()}}  # converted untimed
     round_s, done = 0.0, 0
     for r in range(repeats + 1):                      # round 0 is the warm-up, not recorded
         if r > 1 and not budget.fits(round_s):
@@ -81,9 +90,11 @@ def run(models:dict, d, x0, t, noise, device, amp, repeats:int, budget:C.Budget,
         order = names[r % len(names):] + names[:r % len(names)]       # ABC, BCA, CAB, ...
         # all forwards, then all train steps: the measurements paired in a ratio lie seconds apart
         for n in order:
+            x0, noise = inputs[models[n]['channels_last']]
             with C.Measure(device) as mf: forward(models[n], x0, t, amp)
             if r: res[n]['forward'].append(mf.seconds); res[n]['forward_mib'].append(mf.peak_mib)
         for n in order:
+            x0, noise = inputs[models[n]['channels_last']]
             with C.Measure(device) as mt: train_step(models[n], d, x0, t, noise, amp)
             if r: res[n]['train'].append(mt.seconds); res[n]['train_mib'].append(mt.peak_mib)
         round_s = time.perf_counter() - t_round
@@ -97,8 +108,8 @@ def summarize(res:dict)->dict:
     "Medians and spreads per network; ratios ours/peer of the medians and the range of the per-round (paired) ratios."
     out = {n: dict(forward=C.stats(v['forward']), train=C.stats(v['train']),
                    forward_peak_mib=C.stats(v['forward_mib']), train_peak_mib=C.stats(v['train_mib'])) for n, v in res.items()}
-    for p in PEERS:
-        if p not in res or 'ours' not in res: continue
+    for p in res:
+        if p == 'ours' or 'ours' not in res: continue
         for k in ('forward', 'train'):
             paired = [a / b for a, b in zip(res['ours'][k], res[p][k])]
             out['ours'][f'{k}_ratio_vs_{p}'] = dict(of_medians=out['ours'][k]['median'] / out[p][k]['median'],
@@ -109,18 +120,18 @@ def summarize(res:dict)->dict:
 
 def report(summary:dict, models:dict, precision:str)->list:
     "Print the table for one precision; return its Markdown rows."
+    rows, w = [], max(11, *map(len, summary))
     print(f'\n{precision}: times in ms, median [min-max] over rounds; peak memory in MiB (median)')
-    print(f'{"model":11s} {"params":>11s} {"forward":>24s} {"train step":>24s} {"fwd MiB":>8s} {"train MiB":>9s}')
-    rows = []
+    print(f'{"model":{w}s} {"params":>11s} {"forward":>24s} {"train step":>24s} {"fwd MiB":>8s} {"train MiB":>9s}')
     for n, s in summary.items():
-        print(f'{n:11s} {models[n]["params"]:>11,} {C.fmt_ms(s["forward"]):>24s} {C.fmt_ms(s["train"]):>24s} '
+        print(f'{n:{w}s} {models[n]["params"]:>11,} {C.fmt_ms(s["forward"]):>24s} {C.fmt_ms(s["train"]):>24s} '
               f'{s["forward_peak_mib"]["median"]:>8.0f} {s["train_peak_mib"]["median"]:>9.0f}')
         r_f = r_t = '1 (reference)' if n == 'ours' else '—'
         if n != 'ours' and f'forward_ratio_vs_{n}' in summary['ours']:
             rf, rt = summary['ours'][f'forward_ratio_vs_{n}'], summary['ours'][f'train_ratio_vs_{n}']
             r_f, r_t = (f"**{q['of_medians']:.2f}** ({q['paired_median']:.2f}; {q['paired_min']:.2f}–{q['paired_max']:.2f})"
                         for q in (rf, rt))
-            print(f'{"":11s} ours/{n}: forward {rf["of_medians"]:.3f} (per-round median {rf["paired_median"]:.3f}, '
+            print(f'{"":{w}s} ours/{n}: forward {rf["of_medians"]:.3f} (per-round median {rf["paired_median"]:.3f}, '
                   f'{rf["paired_min"]:.3f}-{rf["paired_max"]:.3f}), train step {rt["of_medians"]:.3f} (per-round median '
                   f'{rt["paired_median"]:.3f}, {rt["paired_min"]:.3f}-{rt["paired_max"]:.3f})')
         rows.append(f'| {precision} | {n} | {models[n]["params"]:,} | {C.fmt_ms(s["forward"])} | {C.fmt_ms(s["train"])} | '
@@ -136,6 +147,8 @@ def main(argv=None):
     ap.add_argument('--precision', help='comma-separated fp32,bf16 (bf16 = autocast); default fp32 on CPU, both on CUDA')
     ap.add_argument('--channels-last', action=argparse.BooleanOptionalAction, help='default: on for CUDA, off for CPU')
     ap.add_argument('--compile', action='store_true', help='torch.compile every network (the warm-up round compiles)')
+    ap.add_argument('--fast-paths', action='store_true',
+                    help='time only our U-Net, in all four settings of channels_last and torch.compile (off/on), interleaved')
     C.add_run_args(ap, budget_cpu=240)
     a = ap.parse_args(argv)
 
@@ -146,20 +159,22 @@ def main(argv=None):
     precisions = (a.precision or ('fp32,bf16' if cuda else 'fp32')).split(',')
     if set(precisions) - {'fp32', 'bf16'}: ap.error(f'--precision takes fp32 and/or bf16, got {a.precision}')
     channels_last = cuda if a.channels_last is None else a.channels_last
+    if a.fast_paths and (a.compile or a.channels_last is not None): ap.error('--fast-paths times every setting of --channels-last and --compile itself')
+    setting = 'channels_last and compile as named per row' if a.fast_paths else f'channels_last={channels_last}, compile={a.compile}'
+
     budget = C.Budget(a.budget or (540 if cuda else 240))
     env = C.environment(device)
-    print(f'bench_unet: batch {batch}, 32x32, {precisions}, channels_last={channels_last}, compile={a.compile}, '
+    print(f'bench_unet: batch {batch}, 32x32, {precisions}, {setting}, '
           f'threads={threads}; load {env["load_at_start"]} on {env["cores"]} cores\nmemory: {env["memory_method"]}')
 
     torch.manual_seed(0)
     cfg = unet_preset('cifar10')
-    models, missing = make_models(cfg, device, channels_last, a.compile)
+    models, missing = make_models(cfg, device, channels_last, a.compile, a.fast_paths)
     d = Diffusion(beta_schedule('linear', 1000)).to(device)
     g = torch.Generator().manual_seed(0)
     x0 = (torch.rand(batch, 3, 32, 32, generator=g) * 2 - 1).to(device)   # (B, 3, 32, 32) in [-1, 1]
     t = torch.randint(0, 1000, (batch,), generator=g).to(device)
     noise = torch.randn(batch, 3, 32, 32, generator=g).to(device)
-    if channels_last: x0, noise = (v.contiguous(memory_format=torch.channels_last) for v in (x0, noise))
 
     results, rows, loads = {}, [], []
     for prec in precisions:
@@ -174,21 +189,24 @@ def main(argv=None):
 
     if a.json:
         C.write_json(a.json, dict(script='bench_unet', environment=env, batch=batch, resolution=32,
-                                  channels_last=channels_last, compile=a.compile, repeats=a.repeats,
+                                  channels_last=None if a.fast_paths else channels_last,
+                                  compile=None if a.fast_paths else a.compile, fast_paths=a.fast_paths, repeats=a.repeats,
                                   params={n: m['params'] for n, m in models.items()}, missing=missing, results=results))
     if not a.no_readme:
         n_rounds = min(s['forward']['n'] for r in results.values() for s in r.values())
         head = (f'Measured {env["date"]} on {env["cpu"] if not cuda else env.get("gpu")}, torch {env["torch"]}, '
-                f'{threads} thread(s), batch {batch}, 32×32, channels_last={channels_last}, compile={a.compile}; '
+                f'{threads} thread(s), batch {batch}, 32×32, {setting}; '
                 f'median [min–max] of {n_rounds} interleaved rounds after a warm-up. Load average (1 min) '
                 f'{min(l[0] for l in loads):.1f}–{max(l[0] for l in loads):.1f} on {env["cores"]} cores. '
-                f'Ratios: ours ÷ peer of the medians, in brackets the median and range of the per-round (paired) ratios '
-                f'(< 1: ours is faster). '
+                + (f'Ratios: plain ÷ that setting of the medians, in brackets the median and range of the per-round (paired) '
+                   f'ratios (> 1: the setting is faster). ' if a.fast_paths else
+                   f'Ratios: ours ÷ peer of the medians, in brackets the median and range of the per-round (paired) ratios '
+                   f'(< 1: ours is faster). ') +
                 f'Peak memory: {env["memory_method"]}.')
         if missing: head += ' Not measured: ' + '; '.join(f'{k} ({v})' for k, v in missing.items()) + '.'
         table = ['| precision | model | parameters | forward ms | train step ms | forward ours/peer | train step ours/peer '
                  '| forward peak MiB | train step peak MiB |', '|---|---|--:|--:|--:|--:|--:|--:|--:|'] + rows
-        C.update_readme(f'bench_unet-{device.type}', head + '\n\n' + '\n'.join(table))
+        C.update_readme(f'bench_unet-{device.type}' + ('-fast-paths' if a.fast_paths else ''), head + '\n\n' + '\n'.join(table))
 
 
 if __name__ == '__main__':

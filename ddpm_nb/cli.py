@@ -68,11 +68,20 @@ def ddpm_train(dataset:str=None,      # data set: digits (default), mnist, fashi
                n_samples:int=None,    # images per sample grid
                sample_steps:int=None, # sampler steps for the grids (< T uses DDIM)
                no_amp:bool=False,     # disable mixed precision on CUDA
+               channels_last:bool=False,    # CUDA: weights and batches in channels-last memory format
+               no_channels_last:bool=False, # on --resume: turn --channels-last off again
+               compile:bool=False,    # train through torch.compile (the first steps are slow while it compiles)
+               no_compile:bool=False, # on --resume: turn --compile off again
                quiet:bool=False,      # no progress bar
               ):
     "Train a DDPM; with no arguments, the small digits model in a few minutes on a CPU."
-    given = {k: v for k, v in locals().items() if v is not None and k not in ('dataset', 'out', 'resume', 'no_amp', 'quiet')}
+    switches = dict(channels_last=(channels_last, no_channels_last), compile=(compile, no_compile))
+    given = {k: v for k, v in locals().items()
+             if v is not None and k not in ('dataset', 'out', 'resume', 'quiet', 'switches', *switches) and not k.startswith('no_')}
     if no_amp: given['amp'] = False
+    for k, (on, off) in switches.items():       # on/off pairs, so that --resume can turn either way
+        if on and off: raise ValueError(f'give --{k.replace("_", "-")} or --no-{k.replace("_", "-")}, not both')
+        if on or off: given[k] = on
     name = dataset or 'digits'
     cfg = recipe(name, **given)
     if cfg.dataset == 'digits' and name != 'digits': cfg = recipe(name, dataset=name, **given)

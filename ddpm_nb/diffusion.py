@@ -188,11 +188,13 @@ def _check_choice(value, choices, what):
 class _Coefs:
     "Coefficients at checked steps `t` (S,): `c(name)` is table `name` of `d` (or `extra[name]`, float64 (S,)) at `t`, cast to `dtype`, shaped (S, 1, ..., 1)."
     def __init__(self, d:Diffusion, t:Tensor, ndim:int, dtype, **extra):
-        self.d, self.t, self.shape, self.dtype, self.extra, self.got, self.rows = d, t, (len(t),) + (1,) * (ndim - 1), dtype, extra, {}, {}
+        self.d, self.t, self.dtype, self.extra = d, t, dtype, extra
+        self.shape, self.got, self.rows = (len(t),) + (1,) * (ndim - 1), {}, {}
     def __call__(self, name:str)->Tensor:
         if name not in self.got:                                # each table is gathered once, when first needed
             v = self.extra.get(name)
-            self.got[name] = extract(getattr(self.d, name), self.t, self.shape, self.dtype) if v is None else v.to(self.dtype).reshape(self.shape)
+            v = extract(getattr(self.d, name), self.t, self.shape, self.dtype) if v is None else v.to(self.dtype).reshape(self.shape)
+            self.got[name] = v
         return self.got[name]
     def row(self, k:int):
         "The coefficients of step `k` alone, each (1, ..., 1): for a loop that visits the steps of `t` one at a time."

@@ -45,6 +45,8 @@ class TrainConfig:
     ema_decay:float = 0.995      # EMA decay of the weights used for sampling
     dropout:float|None = None    # override the preset's dropout
     amp:bool = True              # mixed precision on CUDA (bf16 where supported); ignored on CPU
+    channels_last:bool = False   # on CUDA, weights and batches in channels-last memory format; ignored elsewhere
+    compile:bool = False         # train through torch.compile(model) (checkpoints hold the plain module's weights)
     seed:int = 0
     device:str = 'auto'          # "auto" (cuda > mps > cpu), or any torch device string
     data_dir:str = 'data'        # where torchvision data sets are (or will be downloaded)
@@ -200,9 +202,14 @@ def set_rng_state(tensors:dict, meta:dict):
     random.setstate((version, tuple(internal), gauss))
 
 # %% ../nbs/09_train.ipynb #0ae131ff
+def _plain(m:nn.Module)->nn.Module:
+    "The module under a `torch.compile` wrapper (or `m` itself): its state_dict keys carry no `_orig_mod.` prefix."
+    return getattr(m, '_orig_mod', m)
+
 def training_state(step:int, model:nn.Module, ema:nn.Module, opt:torch.optim.Optimizer, cfg:TrainConfig,
                    extra:dict=None)->tuple:
     "(tensors, meta) describing a run after `step` completed steps."
+    model, ema = _plain(model), _plain(ema)
     tensors = {f'model.{k}': v for k, v in model.state_dict().items()}
     tensors.update({f'ema.{k}': v for k, v in ema.state_dict().items()})
     osd = opt.state_dict()
@@ -225,7 +232,8 @@ def _check_same_model(path, model:nn.Module, meta:dict):
         raise CheckpointError(f'{path}: checkpoint is for another model configuration (saved vs expected: {diff})')
 
 def _load_module(path, module:nn.Module, tensors:dict, prefix:str):
-    sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    # weights saved from a torch.compile wrapper by other code carry "_orig_mod."; they are the same weights
+    module, sd = _plain(module), {k[len(prefix):].removeprefix('_orig_mod.'): v for k, v in tensors.items() if k.startswith(prefix)}
     want = module.state_dict()
     missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
     bad = [k for k in want if k in sd and sd[k].shape != want[k].shape]
@@ -267,7 +275,7 @@ def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tens
     "One optimisation step of L_simple on batch `x0` (t, ε given or drawn); returns loss, grad norm, skipped."
     for g in opt.param_groups: g['lr'] = lr_at(cfg, step)
     with torch.autocast(x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        loss = diffusion.loss(net or model, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss, var=cfg.var)  # `net`: DDP wrapper
+        loss = diffusion.loss(model if net is None else net, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss, var=cfg.var)
     if not _all_finite(loss):
         opt.zero_grad(set_to_none=True)
         return dict(loss=float('nan'), grad_norm=float('nan'), skipped=True)
@@ -284,8 +292,8 @@ def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tens
     return dict(loss=loss.detach(), grad_norm=gn.item(), skipped=False)
 
 # %% ../nbs/09_train.ipynb #1194b15a
-RESUMABLE = ('steps', 'device', 'amp', 'data_dir', 'log_every', 'ckpt_every', 'sample_every', 'n_samples',
-             'sample_steps', 'max_bad_steps')
+RESUMABLE = ('steps', 'device', 'amp', 'channels_last', 'compile', 'data_dir', 'log_every', 'ckpt_every',
+             'sample_every', 'n_samples', 'sample_steps', 'max_bad_steps')
 
 def read_config(run)->TrainConfig:
     "The TrainConfig saved in run directory `run` (config.json), validated."
@@ -381,9 +389,12 @@ class GracefulStop:
 class TrainingError(RuntimeError):
     "Training cannot continue (e.g. the loss stayed non-finite); the last good checkpoint is kept."
 
+def _channels_last(cfg:TrainConfig, device)->bool: return cfg.channels_last and torch.device(device).type == 'cuda'
+
 def _build(cfg:TrainConfig, device):
     ds = get_dataset(cfg.dataset, 'train', image_size=cfg.image_size, data_dir=cfg.data_dir)
     model = UNet(model_config(cfg)).to(device)
+    if _channels_last(cfg, device): model = model.to(memory_format=torch.channels_last)   # the EMA copy inherits it
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     return ds, model, ema, opt, build_diffusion(cfg).to(device)
@@ -453,15 +464,22 @@ def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits re
         if mine: torch.distributed.destroy_process_group()
 
 # %% ../nbs/09_train.ipynb #ebe0d484
+def _to_device(x:Tensor, device, channels_last:bool=False)->Tensor:
+    "A CPU batch on `device`; to CUDA through pinned memory, so that the copy does not stall the host (and channels-last if asked)."
+    if torch.device(device).type != 'cuda': return x.to(device, non_blocking=True)
+    fmt = torch.channels_last if channels_last and x.ndim == 4 else torch.preserve_format
+    return x.pin_memory().to(device, non_blocking=True, memory_format=fmt)
+
 def _one_step(cfg, step, ds, sampler, net, model, ema, opt, diffusion, device, shape, scaler, amp_dtype, rank, world, check):
     "Fetch this process's slice of global batch `step` and take one training step on it."
-    B = cfg.batch_size
+    B, cl = cfg.batch_size, _channels_last(cfg, device)
     idx = sampler.indices(step)[rank * B:(rank + 1) * B]
-    x0 = ds.get_batch(idx, seeded_generator(cfg.seed, step, 1, rank)).to(device, non_blocking=True)   # (B, C, H, W)
+    x0 = _to_device(ds.get_batch(idx, seeded_generator(cfg.seed, step, 1, rank)), device, cl)   # (B, C, H, W)
     if check: check_images(x0, channels=shape[0], image_size=shape[1])
     t, noise = step_noise(cfg, step, shape, rank, world)
     torch.manual_seed(seeded_generator(cfg.seed, step, 3, rank).initial_seed())  # dropout masks: per step and process
-    return train_step(model, ema, opt, diffusion, x0, cfg, step, scaler, amp_dtype, t.to(device), noise.to(device), net)
+    return train_step(model, ema, opt, diffusion, x0, cfg, step, scaler, amp_dtype, _to_device(t, device),
+                      _to_device(noise, device, cl), net)
 
 def _account(cfg, out, st, r, step, bar, rank, world):
     "Update counters and the metrics file after a step; stop the run after too many bad steps in a row."
@@ -492,6 +510,7 @@ def _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, 
     from tqdm.auto import tqdm
     amp_dtype, scaler = _amp(cfg, device)
     net = model if world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
+    if cfg.compile: net = torch.compile(net)     # only the forward and backward; `model` keeps the plain weights
     sampler = EpochBatchSampler(len(ds), cfg.batch_size * world, seed=cfg.seed)
     shape = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)   # (C, H, W)
     start, t0 = step, time.time() - st['elapsed']
