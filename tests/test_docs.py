@@ -18,7 +18,8 @@ SMALL = ('index', '01_schedules')
 
 def test_docs_render(executed):
     from docs_check import CHROMIUM, check, mathjax_dir
-    if not shutil.which(CHROMIUM): pytest.fail(f'{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)')
+    # .ci/run installs Chromium (and stops if it cannot), so this skip only happens on a developer's machine
+    if not shutil.which(CHROMIUM): pytest.skip(f'no Chromium ({CHROMIUM}): apt-get install -y chromium, or set CHROMIUM')
     mathjax_dir()  # a clear error if the dev requirement is missing
     if len(executed.ok) < len(NBS):
         for nb in NBS:

@@ -22,13 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'docs_check'
-CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+# Debian's package (`apt-get install chromium`, as .ci/run does), or whatever CHROMIUM names
+CHROMIUM = os.environ.get('CHROMIUM') or next(
+    (p for p in map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome')) if p), '/usr/bin/chromium')
 # MathJax 2's combined config in jupyter-server-mathjax; nbconvert's template adds the tex2jax delimiters
 MATHJAX_URL = 'mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe'
 # jupyter-server-mathjax ships only the STIX-Web fonts (Jupyter's own setting); without this MathJax
 # falls back to local system fonts and misplaces accents
 MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
                  'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>')
+# the one outside resource a page may use: the "Open in Colab" badge (tools/colab.py), decoration that
+# renders on GitHub, Colab and the site; offline it is merely missing
+EXTERNAL_OK = ('https://colab.research.google.com/assets/colab-badge.svg',)
 IMAGE_MIMES = ('image/png', 'image/jpeg', 'image/gif')
 SHOTS = ('index', '02_forward', '05_parameterizations', '20_tutorial_2d')  # screenshot these if present
 
@@ -104,6 +109,7 @@ def to_html(nb_path: Path, out_dir: Path) -> Path:
 class Chromium:
     "Headless Chromium driven over `--remote-debugging-pipe` (fd 3 in, fd 4 out, NUL-separated JSON)."
     def __init__(self, exe=CHROMIUM, width=1100, height=1400):
+        exe = shutil.which(exe) or exe
         if not Path(exe).exists():
             raise FileNotFoundError(f'{exe} not found: apt-get install -y chromium (or set CHROMIUM=...)')
         self.profile = tempfile.mkdtemp(prefix='docs_check_chromium_')
@@ -260,8 +266,9 @@ def problems(nb: dict, m: dict) -> list:
     want = image_outputs(for_docs(nb))
     if m['output_imgs'] != want: bad.append(f'{want} image outputs but {m["output_imgs"]} <img> in the page')
     if m['output_imgs_loaded'] != m['output_imgs']: bad.append(f'only {m["output_imgs_loaded"]}/{m["output_imgs"]} output images loaded')
-    if m['broken_imgs']: bad.append(f'broken images: {m["broken_imgs"]}')
-    outside = [u for u in m['requests'] if not u.startswith(('http://127.0.0.1:', 'data:', 'about:', 'blob:'))]
+    broken = [u for u in m['broken_imgs'] if u not in EXTERNAL_OK]
+    if broken: bad.append(f'broken images: {broken}')
+    outside = [u for u in m['requests'] if not u.startswith(('http://127.0.0.1:', 'data:', 'about:', 'blob:') + EXTERNAL_OK)]
     if outside: bad.append(f'requests outside 127.0.0.1: {sorted(set(outside))[:5]}')
     if 'Traceback (most recent call last)' in m['text']: bad.append('a Python traceback in the page')
     return bad
