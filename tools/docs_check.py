@@ -64,6 +64,12 @@ def for_docs(nb: dict) -> dict:
     for c in nb['cells']:
         c['source'] = c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
         if c['cell_type'] == 'code': c['source'] = re.sub(r'\A(\s*#\s?\|[^\n]*\n?)+', '', c['source'])
+        # show_doc's links carry pandoc attributes (`[source](url){target="_blank" ...}`) that quarto
+        # applies and nbconvert's markdown would print as text
+        for o in c.get('outputs', []) if c['cell_type'] == 'code' else []:
+            md = o.get('data', {}).get('text/markdown')
+            if md is not None:
+                o['data']['text/markdown'] = re.sub(r'\)\{[^{}\n]*\}', ')', md if isinstance(md, str) else ''.join(md))
     # a cell that was only directives (`#| default_exp ...`) shows nothing on the site
     nb['cells'] = [c for c in nb['cells'] if c['cell_type'] != 'code' or c['source'].strip() or c.get('outputs')]
     return nb
