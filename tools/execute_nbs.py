@@ -47,7 +47,7 @@ def _copy_outputs(ran, nb):
         c['execution_count'] = r.get('execution_count')
 
 
-def execute(nb_path, out_path=None, skip=None, showerr=True):
+def execute(nb_path, out_path=None, skip=None, showerr=True, stamp=True):
     "Run `nb_path` through nbdev's `test_nb`; save the executed copy to `out_path`. Returns (ok, seconds)."
     from execnb.shell import CaptureShell
     import nbdev.test
@@ -69,7 +69,7 @@ def execute(nb_path, out_path=None, skip=None, showerr=True):
         nb = json.loads(nb_path.read_text(encoding='utf-8'))
         if 'nb' in seen: _copy_outputs(seen['nb'], nb)
         # no 'nb': nbdev skipped the notebook (frontmatter skip_exec, or not Python) and ran nothing
-        nb.setdefault('metadata', {})[META_KEY] = dict(ok=bool(ok), skip_flags=skip, seconds=round(secs, 1),
+        if stamp: nb.setdefault('metadata', {})[META_KEY] = dict(ok=bool(ok), skip_flags=skip, seconds=round(secs, 1),
                                                       executed='nb' in seen)
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))  # as nbdev_test's basepath: the repo's package wins over an installed one
     failed = []
     for nb in a.nbs or notebooks():
-        ok, secs = execute(nb, nb if a.inplace else a.out/nb.name)
+        ok, secs = execute(nb, nb if a.inplace else a.out/nb.name, stamp=not a.inplace)
         print(f'{"ok  " if ok else "FAIL"} {nb.name} {secs:.1f} s', flush=True)
         if not ok: failed.append(nb.name)
     if failed: sys.exit(f'failed: {" ".join(failed)}')
