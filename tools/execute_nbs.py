@@ -69,8 +69,9 @@ def execute(nb_path, out_path=None, skip=None, showerr=True, stamp=True):
         nb = json.loads(nb_path.read_text(encoding='utf-8'))
         if 'nb' in seen: _copy_outputs(seen['nb'], nb)
         # no 'nb': nbdev skipped the notebook (frontmatter skip_exec, or not Python) and ran nothing
-        if stamp: nb.setdefault('metadata', {})[META_KEY] = dict(ok=bool(ok), skip_flags=skip, seconds=round(secs, 1),
-                                                      executed='nb' in seen)
+        if stamp:
+            nb.setdefault('metadata', {})[META_KEY] = dict(ok=bool(ok), skip_flags=skip, seconds=round(secs, 1),
+                                                           executed='nb' in seen)
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
