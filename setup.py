@@ -1,5 +1,5 @@
 from configparser import ConfigParser
-import setuptools, shlex
+import re, setuptools, shlex
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -27,6 +27,11 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
+extra_classifiers = [l.strip() for l in cfg.get('extra_classifiers', '').splitlines() if l.strip()]
+# PyPI shows README.md without the repository around it: point its relative links and images at GitHub
+raw, blob = cfg['git_url'].replace('github.com', 'raw.githubusercontent.com') + '/' + cfg['branch'], cfg['git_url'] + '/blob/' + cfg['branch']
+long_description = re.sub(r'(!?)\]\((?!https?://|#|/)([^)]+)\)', lambda m: f'{m[1]}]({raw if m[1] else blob}/{m[2]})',
+                          open('README.md', encoding='utf-8').read())
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -42,15 +47,18 @@ setuptools.setup(
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
-    ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
+    ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else [])
+      + extra_classifiers,
     url = cfg['git_url'],
+    project_urls = {'Documentation': cfg['doc_host'] + cfg['doc_baseurl'], 'Source': cfg['git_url'],
+                    'Issues': cfg['git_url'] + '/issues'},
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
-    long_description = open('README.md', encoding='utf-8').read(),
+    long_description = long_description,
     long_description_content_type = 'text/markdown',
     zip_safe = False,
     entry_points = {

@@ -2,22 +2,20 @@
 
 One pytest test per notebook (so CI prints "N passed"). Cells flagged `#| slow` or `#| gpu` are
 skipped unless named in the environment variable DDPM_NB_FLAGS (e.g. `DDPM_NB_FLAGS="slow" pytest`).
+Each test keeps its executed copy (with outputs) for the docs check in tests/test_docs.py, which
+pytest runs last (see conftest.py), so the notebooks are executed once per session.
 """
 import filecmp, os, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
-from nbdev.test import test_nb as run_nb
 
-ROOT = Path(__file__).resolve().parents[1]
-NBS = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
-FLAGS = os.environ.get('DDPM_NB_FLAGS', '').split()
-SKIP = [f for f in ('slow', 'gpu') if f not in FLAGS]
+from conftest import ROOT, NBS, execute, skip_flags
 
 
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
-def test_notebook(nb):
-    ok, secs = run_nb(nb, skip_flags=SKIP, showerr=True)
+def test_notebook(nb, executed):
+    ok = executed.run(nb)
     assert ok, f'{nb.name} failed (see the traceback above)'
 
 
