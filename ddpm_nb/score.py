@@ -166,6 +166,7 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
                       diffusion:Diffusion,  # the schedule the model was trained with
                       x:Tensor,             # points (B, D) or images (B, C, H, W): samples of the model's density at step 0
                       steps:int=None,       # nodes visited from step 0 to T-1, 2..T (None: all T); NFE: `pf_ode_nfe(..., likelihood=True)`
+                      spacing:str='quadratic', # where the nodes go (`timesteps`): "quadratic" packs them near step 0, where (7) needs them
                       solver:str='heun',    # one of SOLVERS
                       trace:str='exact',    # one of TRACES; "hutchinson" for images
                       n_probes:int=1,       # Rademacher probes per example for "hutchinson", fixed over the solve
@@ -180,7 +181,8 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
     S = diffusion.T if steps is None else steps
     if isinstance(S, bool) or not isinstance(S, int) or not 2 <= S <= diffusion.T:
         raise ValueError(f'steps must be an int between 2 and T={diffusion.T} (the solve needs both ends), got {S!r}')
-    ts = timesteps(diffusion.T, S).flip(0).tolist()                      # ascending: 0 ... T-1
+    if spacing not in ('uniform', 'quadratic'): raise ValueError(f'spacing must be "uniform" or "quadratic" (both ends are needed), got {spacing!r}')
+    ts = timesteps(diffusion.T, S, spacing).flip(0).tolist()             # ascending: 0 ... T-1
     device = _resolve_device(model, x, diffusion, device)
     d, D = _diffusion_on(diffusion, device), x[0].numel()
     g = _generator(seed, None, device)
@@ -210,13 +212,13 @@ def pf_ode_bpd(model,                  # callable (x_t, t) -> prediction shaped 
                trace:str='hutchinson', # one of TRACES ("exact" costs D VJPs per evaluation)
                n_probes:int=1,         # Rademacher probes per image
                seed:int=0,             # draws the dequantization noise and the probes
-               **kwargs,               # pred, device: passed to `pf_ode_likelihood`
+               **kwargs,               # spacing, pred, device: passed to `pf_ode_likelihood`
               )->dict:                 # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
     "An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly dequantized data (eq. 8)."
     from ddpm_nb.evaluation import check_8bit
     check_8bit(x)
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype).to(x.device)
-    r = pf_ode_likelihood(model, diffusion, x + (u - 0.5) * (2 / 255), steps, solver, trace, n_probes, seed=seed, **kwargs)
+    r = pf_ode_likelihood(model, diffusion, x + (u - 0.5) * (2 / 255), steps, solver=solver, trace=trace, n_probes=n_probes, seed=seed, **kwargs)
     D = x[0].numel()
     bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)                  # (8)
     return dict(bpd=bpd, mean=bpd.mean().item(), sem=(bpd.std().item() / math.sqrt(len(bpd))) if len(bpd) > 1 else None, **r)
