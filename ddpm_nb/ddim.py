@@ -72,11 +72,12 @@ def _eps_hat(d:Diffusion, model, x:Tensor, t:Tensor, pred:str)->Tensor:
     if out.shape[1] == 2 * x.shape[1]: out = out[:, :x.shape[1]]            # learned variance: unused
     return out if pred == 'eps' else d.predict_eps(d.predict_x0(out, x, t, pred), x, t)
 
-def _check_data(x0)->Tensor:
-    if not isinstance(x0, Tensor): raise TypeError(f'x0 must be a tensor of images (N, C, H, W) or points (N, D), got {type(x0).__name__}')
-    if not x0.is_floating_point(): raise ValueError(f'x0 must be a float tensor in [-1, 1] (uint8 images: use data.uint8_to_unit), got {x0.dtype}')
-    if x0.ndim < 2 or x0.shape[0] < 1: raise ValueError(f'x0 must be a batch (N, C, H, W) or (N, D) with N >= 1, got shape {tuple(x0.shape)}')
-    if not torch.isfinite(x0).all(): raise ValueError('x0 contains NaN or infinite values')
+def _check_data(x0, name:str='x0')->Tensor:
+    "Raise unless `x0` is a finite float batch (N, ...) with N >= 1; the message calls it `name`."
+    if not isinstance(x0, Tensor): raise TypeError(f'{name} must be a tensor of images (N, C, H, W) or points (N, D), got {type(x0).__name__}')
+    if not x0.is_floating_point(): raise ValueError(f'{name} must be a float tensor in [-1, 1] (uint8 images: use data.uint8_to_unit), got {x0.dtype}')
+    if x0.ndim < 2 or x0.shape[0] < 1: raise ValueError(f'{name} must be a batch (N, C, H, W) or (N, D) with N >= 1, got shape {tuple(x0.shape)}')
+    if not torch.isfinite(x0).all(): raise ValueError(f'{name} contains NaN or infinite values')
     return x0
 
 # %% ../nbs/15_ddim.ipynb #d1a0c024

@@ -175,7 +175,7 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
                       device=None,          # default: the model's parameters', else x's device
                      )->dict:               # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
     "log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ from step 0 to T-1."
-    _check_data(x)
+    _check_data(x, 'x')
     for v, ok, name in ((solver, SOLVERS, 'solver'), (trace, TRACES, 'trace'), (pred, PREDS, 'pred')):
         if v not in ok: raise ValueError(f'unknown {name} {v!r}; choose one of {", ".join(ok)}')
     S = diffusion.T if steps is None else steps
