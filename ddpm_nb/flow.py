@@ -7,11 +7,11 @@ __all__ = ['FLOW_PREDS', 'FLOW_LOSSES', 'FLOW_VARS', 'FLOW_METHODS', 'FlowMatchi
            'flow_sample', 'flow_step_inputs', 'train_flow']
 
 # %% ../nbs/17_flow_matching.ipynb #f0000003
-import copy, json, math, time
+import json, time
 from dataclasses import asdict
 from pathlib import Path
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from fastcore.basics import patch
 from .sample import _batch_shape, _eval_mode, _generator, _resolve_device
 
