@@ -21,7 +21,7 @@ def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))
 class FlowMatching:
     "The straight path x_s = (1 − s) x_0 + s ε, s ∈ [0, 1] (eq. 1): its flow-matching loss and ODE steps; holds no network."
     def __init__(self,
-                 T:int=1000, # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps (eq. 9)
+                 T:int=1000, # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps (eq. 11)
                 ):
         if isinstance(T, bool) or not isinstance(T, int) or T < 2:
             raise ValueError(f'T must be an int >= 2 (the network sees t = s·(T−1)), got {T!r}')
@@ -33,7 +33,7 @@ class FlowMatching:
         self.device = torch.device(device); return self
 
     def net_time(self, s:Tensor)->Tensor:
-        "The time the network sees at path time s: t = s·(T − 1) (eq. 9)."
+        "The time the network sees at path time s: t = s·(T − 1) (eq. 11)."
         return s * (self.T - 1)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00002
@@ -64,7 +64,7 @@ def path_sample(self:FlowMatching,
 
 @patch
 def target_velocity(self:FlowMatching, x0:Tensor, noise:Tensor)->Tensor:
-    "The conditional velocity u = dx_s/ds = ε − x_0 (eq. 2): the regression target of eq. 4."
+    "The conditional velocity u = dx_s/ds = ε − x_0 (eq. 2): the regression target of eq. 5."
     return noise - x0
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00008
@@ -86,7 +86,7 @@ def _check_flow_options(pred, loss_type, var):
         raise ValueError(f'FlowMatching trains a velocity model: pred must be "v" (the net predicts u = ε − x_0), got {pred!r}; '
                          'ε- or x_0-predictions would need a division by 1 − s or s to give a velocity')
     if loss_type not in FLOW_LOSSES:
-        raise ValueError(f'FlowMatching has one loss, "simple" (the MSE of eq. 4), got {loss_type!r}; "vlb"/"hybrid" are DDPM bound terms')
+        raise ValueError(f'FlowMatching has one loss, "simple" (the MSE of eq. 5), got {loss_type!r}; "vlb"/"hybrid" are DDPM bound terms')
     if var not in FLOW_VARS:
         raise ValueError(f'var={var!r}: an ODE sampler has no reverse variance to learn; use "fixedsmall" (it is ignored)')
 
@@ -100,7 +100,7 @@ def loss(self:FlowMatching,
          loss_type:str='simple', # must be "simple"
          var:str='fixedsmall',   # ignored (accepted so that `train_step` can pass its config); "learned_range" is refused
         )->Tensor:               # scalar
-    "Conditional flow-matching loss (eq. 4): the mean of ‖v_θ(x_s, s) − (ε − x_0)‖², called like `Diffusion.loss`."
+    "Conditional flow-matching loss (eq. 5): the mean of ‖v_θ(x_s, s) − (ε − x_0)‖², called like `Diffusion.loss`."
     _check_flow_options(pred, loss_type, var)
     if t is None: t = torch.rand(x0.shape[0], device=x0.device)
     s = self._check_s(t, x0, 't')
@@ -114,7 +114,7 @@ def loss(self:FlowMatching,
 def empirical_velocity(fm:FlowMatching, # the path (for the network time scale)
                        data:Tensor,     # the data set {x_0^(m)}, (M, ...)
                       ):                # a callable (x_s, t) -> v(x_s, s), like a trained model
-    "The exact marginal velocity (eq. 5) of the empirical distribution of `data`, as a model (x_s, t = s·(T−1)) -> v."
+    "The exact marginal velocity (eq. 4) of the empirical distribution of `data`, as a model (x_s, t = s·(T−1)) -> v."
     flat = data.flatten(1)                                                           # (M, D)
     sq = (flat ** 2).sum(1)                                                          # (M,)
     def model(x:Tensor, t:Tensor)->Tensor:
@@ -122,7 +122,7 @@ def empirical_velocity(fm:FlowMatching, # the path (for the network time scale)
         xf = x.flatten(1).to(flat.dtype)                                             # (B, D)
         d2 = (xf ** 2).sum(1, keepdim=True) - 2 * (1 - s) * xf @ flat.T + (1 - s) ** 2 * sq   # ‖x − (1−s) x_0^(m)‖², (B, M)
         x0_hat = (-d2 / (2 * s.clamp(min=1e-12) ** 2)).softmax(1) @ flat             # E[x_0 | x_s = x], (B, D)
-        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)             # (5); -x at s = 0
+        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)             # (4); -x at s = 0
         return v.reshape(x.shape).to(x.dtype)
     return model
 
@@ -210,7 +210,7 @@ def train_flow(cfg,                # a ddpm_nb.train.TrainConfig with pred "v"; 
                save_at:tuple=(),   # steps after which to save the EMA weights (the last step always, when `out` is given)
                log=print,          # where progress lines go
               )->tuple:            # (model, ema, metric rows)
-    "Train a velocity U-Net on the CFM loss (eq. 4) with the trainer's own `train_step` (warm-up, clipping, EMA, NaN skip)."
+    "Train a velocity U-Net on the CFM loss (eq. 5) with the trainer's own `train_step` (warm-up, clipping, EMA, NaN skip)."
     from ddpm_nb.train import _build, resolve_device, train_step, save_tensors
     from ddpm_nb.data import EpochBatchSampler, seeded_generator
     torch.manual_seed(cfg.seed)                                   # as `train`: the DDPM run's initial weights
