@@ -362,11 +362,18 @@ def _check_finite(out, step, model, ema):
     bad = [n for m in (model, ema) for n, p in m.named_parameters() if not torch.isfinite(p).all()]
     if bad: raise TrainingError(f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} is kept — lower --lr')
 
+def _write_config(out:Path, cfg:TrainConfig, model:nn.Module):
+    "config.json: the run's settings and the U-Net's, written atomically."
+    atomic_write(out/'config.json', lambda p: Path(p).write_text(json.dumps(dict(train=asdict(cfg), unet=asdict(model.cfg)), indent=1)))
+
 def _checkpoint(out, step, model, ema, opt, cfg, extra):
     tensors, meta = training_state(step, model, ema, opt, cfg, extra)
     save_tensors(out/'last.safetensors', tensors, meta)
     save_tensors(out/'model.safetensors', {k: v for k, v in ema.state_dict().items()},
                  dict(step=step, unet=asdict(model.cfg), config=asdict(cfg)))
+    # a setting changed on resume (more --steps) must outlive this call, since a later plain --resume reads config.json;
+    # written after the checkpoint, so a failed checkpoint write leaves config.json as it was
+    if cfg != read_config(out): _write_config(out, cfg, model)
 
 # %% ../nbs/09_train.ipynb #3bd5a771
 import signal, threading, copy
@@ -455,8 +462,7 @@ def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits re
         step = 0
         if rank == 0:
             out.mkdir(parents=True, exist_ok=True)
-            atomic_write(out/'config.json', lambda p: Path(p).write_text(
-                json.dumps(dict(train=asdict(cfg), unet=asdict(model.cfg)), indent=1)))
+            _write_config(out, cfg, model)
         log(f'training {count_params(model):,}-parameter U-Net on {cfg.dataset} for {cfg.steps} steps on {device}'
             f'{f" x {world} processes" if world > 1 else ""}; run dir {out}')
     try: return _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, log, stop_after, rank, world)
