@@ -283,7 +283,16 @@ def unet_preset(name:str,   # one of UNET_PRESETS: cifar10, celebahq256, lsun256
     bad = set(overrides) - {f.name for f in fields(UNetConfig)}
     if bad: raise TypeError(f"unknown UNetConfig field(s) {sorted(bad)}; "
                             f"valid: {[f.name for f in fields(UNetConfig)]}")
-    return UNetConfig(**{**UNET_PRESETS[name], **overrides})
+    cfg = {**UNET_PRESETS[name], **overrides}
+    if 'attn_resolutions' not in overrides: cfg['attn_resolutions'] = _fit_attention(UNET_PRESETS[name], cfg)
+    return UNetConfig(**cfg)
+
+def _fit_attention(preset:dict, cfg:dict)->tuple:
+    "The preset's attention resolutions at cfg's size: kept where still a level size, else moved to the same level."
+    levels = lambda c: [c['resolution'] // 2**i for i in range(len(c['ch_mult']))]
+    old, new = levels(preset), levels(cfg)
+    fit = [r if r in new or r not in old or old.index(r) >= len(new) else new[old.index(r)] for r in preset['attn_resolutions']]
+    return tuple(dict.fromkeys(fit))      # invalid leftovers are left for UNetConfig's check to name
 
 def count_params(model:nn.Module,          # any module, also one built on the meta device
                  trainable_only:bool=False # count only parameters with requires_grad
