@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 from fastcore.basics import patch
-from .sample import _batch_shape, _eval_mode, _generator, _resolve_device
+from .sample import batch_shape, eval_mode, make_generator, infer_device
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00001
 def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
@@ -179,12 +179,12 @@ def flow_sample(model,                          # callable (x_s, t) -> velocity;
                )->Tensor|tuple:                 # x_0 (n, ...); with return_trajectory (x_0, frames)
     "Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform grid (eq. 10)."
     if method not in FLOW_METHODS: raise ValueError(f'unknown method {method!r}; choose one of {", ".join(FLOW_METHODS)}')
-    shape, ss = _batch_shape(shape, x_T), flow_times(steps)
+    shape, ss = batch_shape(shape, x_T), flow_times(steps)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f'batch_size must be a positive int or None, got {batch_size!r}')
-    device = _resolve_device(model, x_T, fm, device)
-    g, bs, xs, trajs = _generator(seed, generator, device), batch_size or shape[0], [], []
-    with _eval_mode(model), torch.inference_mode():
+    device = infer_device(model, x_T, fm, device)
+    g, bs, xs, trajs = make_generator(seed, generator, device), batch_size or shape[0], [], []
+    with eval_mode(model), torch.inference_mode():
         for lo in range(0, shape[0], bs):
             b = min(bs, shape[0] - lo)
             x = x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
