@@ -273,7 +273,7 @@ def restore_training_state(path, model, ema, opt, tensors:dict, meta:dict)->int:
 
 # %% ../nbs/09_train.ipynb #64ef5ba2
 def step_noise(cfg:TrainConfig, step:int, shape:tuple, rank:int=0, world:int=1)->tuple:
-    "(t, ε) for this process's slice of global batch `step`: a pure function of (seed, step), shapes (B,) and (B, *shape); flow runs: t is s ∈ [0, 1]."
+    "(t (B,), ε (B, *shape)) for this process's slice of global batch `step`, a pure function of (seed, step); flow runs: t is s in [0, 1]."
     g, B = seeded_generator(cfg.seed, step, 2), cfg.batch_size
     t = torch.randint(0, cfg.T, (B * world,), generator=g)      # drawn for flow runs too, so that ε is the DDPM run's
     noise = torch.randn((B * world, *shape), generator=g)
