@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 from .diffusion import Diffusion, PREDS
-from .sample import timesteps, _resolve_device, _diffusion_on, _eval_mode
+from .sample import timesteps, infer_device, diffusion_on, eval_mode
 
 # %% ../nbs/15_ddim.ipynb #d1a0c006
 def _alpha_bar(d:Diffusion, t:Tensor, x:Tensor=None)->Tensor:
@@ -97,11 +97,11 @@ def ddim_invert(model,                   # callable (x_t, t) -> prediction shape
     if isinstance(fixed_point_iters, bool) or not isinstance(fixed_point_iters, int) or fixed_point_iters < 0:
         raise ValueError(f'fixed_point_iters must be a non-negative int, got {fixed_point_iters!r}')
     ts = timesteps(diffusion.T, diffusion.T if steps is None else steps, spacing).flip(0).tolist()   # ascending
-    device = _resolve_device(model, x0, diffusion, device)
-    d, x = _diffusion_on(diffusion, device), x0.to(device)
+    device = infer_device(model, x0, diffusion, device)
+    d, x = diffusion_on(diffusion, device), x0.to(device)
     full = lambda v: torch.full((len(x),), v, dtype=torch.long, device=device)
     frames, t = [x.cpu()], -1
-    with _eval_mode(model), torch.inference_mode():
+    with eval_mode(model), torch.inference_mode():
         for t_next in ts:
             start = x
             x = ddim_invert_step(d, _eps_hat(d, model, x, full(max(t, ts[0])), pred), start, full(t), full(t_next))

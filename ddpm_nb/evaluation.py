@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from .diffusion import Diffusion, PREDS, VARS
 from .data import check_images, get_dataset, dataset_info, seeded_generator, uint8_to_unit
-from .sample import sample, to_uint8, infer_device, diffusion_on, eval_mode, make_generator, check_sample_options
-from .train import load_run, resolve_device, atomic_write, save_tensors, load_tensors, CheckpointError
+from .sample import sample, to_uint8, infer_device, diffusion_on, eval_mode, make_generator
+from .train import load_run, resolve_device, atomic_write, save_tensors, load_tensors, CheckpointError, run_sampler, sample_run
 
 # %% ../nbs/11_evaluation.ipynb #4f60128d
 def check_8bit(x:Tensor, # images (B, C, H, W) in [-1, 1]
@@ -458,8 +458,8 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               bpd:bool=False,         # compute bits/dim (with neither --bpd nor --quality: both)
               quality:bool=False,     # draw samples and score them
               n_samples:int=500,      # samples for the quality scores
-              sampler:str='ddpm',     # ddpm (all T steps) or ddim
-              steps:int=None,         # sampler steps (default: T for ddpm, 50 for ddim)
+              sampler:str=None,       # DDPM runs: ddpm (all T steps; default) or ddim; flow runs: euler (default) or heun
+              steps:int=None,         # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
               var:str='fixedlarge',   # reverse variance for the bound: fixedlarge (Ho et al.) or fixedsmall
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)
@@ -472,29 +472,34 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               quiet:bool=False,       # no progress bars
              ):
     "Evaluate a trained run: bits/dim (exact sum over all T steps) and sample quality, with references."
-    if not (bpd or quality): bpd = quality = True
+    both = not (bpd or quality)
     if split not in ('train', 'test'): raise ValueError(f'--split must be train or test, got {split!r}')
     if var not in VARS: raise ValueError(f'unknown --var {var!r}; choose one of {", ".join(VARS)}')
     dev = resolve_device(device)
     model, diffusion, cfg = load_run(run, device=dev)                      # fails fast on a missing or broken run
+    flow = cfg.objective == 'flow'
+    if both: bpd, quality = not flow, True                                 # a flow run has no bound: quality alone
+    if bpd and flow:
+        raise ValueError(f"--bpd: {run} is a flow-matching run (objective 'flow'); bits/dim is DDPM's variational bound over its T Gaussian "
+                         "steps, which a flow model does not have — use --quality (an ODE likelihood needs a divergence integral, as in 16_score)")
     report_path = _report_path(run, out)
     name, data_dir = dataset or cfg.dataset, data_dir or cfg.data_dir
     _check_eval_data(name, cfg.image_size, model)
     C, S = model.cfg.in_channels, model.cfg.resolution
-    if sampler == 'ddim' and steps is None: steps = min(50, diffusion.T)
     if quality:
         if n_samples < 2: raise ValueError(f'--n-samples must be at least 2, got {n_samples}')
-        check_sample_options(sampler, diffusion.T, steps, eta, cfg.var, cfg.pred, None, None)
+        sampler, steps = run_sampler(cfg, sampler, steps, eta)             # the samplers of the run's objective, checked
         if name not in QUALITY_DATASETS:
             raise ValueError(f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; use --bpd only')
         if name == 'cifar10': inception_weights(); _fidelity()
     report = dict(run=str(run), dataset=name, seed=seed)
+    if both and flow: print('bits/dim: skipped — a flow-matching run has no variational bound')
     if bpd: report['bpd'] = _eval_bpd(model, diffusion, cfg, name, split, n, var, not no_clip, batch_size, seed, data_dir,
                                       dev, quiet, report_path)
     if quality:
         t0 = time.time()
-        x = sample(model, diffusion, (n_samples, C, S, S), sampler=sampler, steps=steps, eta=eta, pred=cfg.pred, var=cfg.var,
-                   seed=seed, device=dev, batch_size=256, progress=not quiet)
+        x = sample_run(model, diffusion, cfg, (n_samples, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=256,
+                       progress=not quiet)
         q = sample_quality(x, name, data_dir, dev, seed)
         report['quality'] = dict(q, sampler=sampler, steps=steps or diffusion.T, eta=eta, seconds=round(time.time() - t0, 1))
         _print_quality(q, sampler, steps or diffusion.T)

@@ -4,16 +4,13 @@
 
 # %% auto #0
 __all__ = ['FLOW_PREDS', 'FLOW_LOSSES', 'FLOW_VARS', 'FLOW_METHODS', 'FlowMatching', 'empirical_velocity', 'flow_times',
-           'flow_sample', 'flow_step_inputs', 'train_flow']
+           'flow_sample']
 
 # %% ../nbs/17_flow_matching.ipynb #f0000003
-import json, time
-from dataclasses import asdict
-from pathlib import Path
 import torch
 from torch import Tensor
 from fastcore.basics import patch
-from .sample import _batch_shape, _eval_mode, _generator, _resolve_device
+from .sample import batch_shape, eval_mode, make_generator, infer_device
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00001
 def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
@@ -179,12 +176,12 @@ def flow_sample(model,                          # callable (x_s, t) -> velocity;
                )->Tensor|tuple:                 # x_0 (n, ...); with return_trajectory (x_0, frames)
     "Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform grid (eq. 10)."
     if method not in FLOW_METHODS: raise ValueError(f'unknown method {method!r}; choose one of {", ".join(FLOW_METHODS)}')
-    shape, ss = _batch_shape(shape, x_T), flow_times(steps)
+    shape, ss = batch_shape(shape, x_T), flow_times(steps)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f'batch_size must be a positive int or None, got {batch_size!r}')
-    device = _resolve_device(model, x_T, fm, device)
-    g, bs, xs, trajs = _generator(seed, generator, device), batch_size or shape[0], [], []
-    with _eval_mode(model), torch.inference_mode():
+    device = infer_device(model, x_T, fm, device)
+    g, bs, xs, trajs = make_generator(seed, generator, device), batch_size or shape[0], [], []
+    with eval_mode(model), torch.inference_mode():
         for lo in range(0, shape[0], bs):
             b = min(bs, shape[0] - lo)
             x = x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
@@ -193,45 +190,3 @@ def flow_sample(model,                          # callable (x_s, t) -> velocity;
             if return_trajectory: trajs.append(torch.stack(frames).cpu())            # (N + 1, b, ...)
     x0 = torch.cat(xs)                                                                # outside inference mode: ordinary tensors
     return (x0, torch.cat(trajs, 1)) if return_trajectory else x0
-
-# %% ../nbs/17_flow_matching.ipynb #c1a00010
-def flow_step_inputs(cfg, step:int, ds, sampler, shape:tuple, device)->tuple:
-    "(x_0, s, ε) of optimisation step `step`: the batch and noise the DDPM trainer draws for it, and s ~ U[0, 1]."
-    from ddpm_nb.data import seeded_generator
-    from ddpm_nb.train import step_noise
-    x0 = ds.get_batch(sampler.indices(step), seeded_generator(cfg.seed, step, 1, 0))    # (B, C, H, W), as `train`'s
-    _, noise = step_noise(cfg, step, shape)                                                 # the DDPM run's ε; its t is unused
-    s = torch.rand(cfg.batch_size, generator=seeded_generator(cfg.seed, step, 4))         # key 4: unused by the trainer
-    return x0.to(device), s.to(device), noise.to(device)
-
-# %% ../nbs/17_flow_matching.ipynb #c1a00007
-def train_flow(cfg,                # a ddpm_nb.train.TrainConfig with pred "v"; U-Net, data, optimiser, EMA and seeds as in `train`
-               out=None,           # folder for config.json, metrics.jsonl, ema_stepNNNNNN.safetensors; None: write nothing
-               save_at:tuple=(),   # steps after which to save the EMA weights (the last step always, when `out` is given)
-               log=print,          # where progress lines go
-              )->tuple:            # (model, ema, metric rows)
-    "Train a velocity U-Net on the CFM loss (eq. 5) with the trainer's own `train_step` (warm-up, clipping, EMA, NaN skip)."
-    from ddpm_nb.train import _build, resolve_device, train_step, save_tensors
-    from ddpm_nb.data import EpochBatchSampler, seeded_generator
-    torch.manual_seed(cfg.seed)                                   # as `train`: the DDPM run's initial weights
-    ds, model, ema, opt, _ = _build(cfg, resolve_device(cfg.device))
-    fm, dev, rows, acc, t0 = FlowMatching(cfg.T), next(model.parameters()).device, [], [], time.time()
-    sampler, shape = EpochBatchSampler(len(ds), cfg.batch_size, seed=cfg.seed), (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        (out/'config.json').write_text(json.dumps(dict(objective='flow_matching', train=asdict(cfg), unet=asdict(model.cfg)), indent=1))
-    model.train()
-    for step in range(cfg.steps):
-        x0, s, noise = flow_step_inputs(cfg, step, ds, sampler, shape, dev)
-        torch.manual_seed(seeded_generator(cfg.seed, step, 3, 0).initial_seed())        # dropout masks, as `train`
-        r = train_step(model, ema, opt, fm, x0, cfg, step, t=s, noise=noise)
-        if not r['skipped']: acc.append(float(r['loss']))
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            rows.append(dict(step=step + 1, loss=sum(acc) / max(1, len(acc)), elapsed_s=round(time.time() - t0, 2))); acc = []
-            log(json.dumps(rows[-1]))
-            if out is not None:
-                with open(out/'metrics.jsonl', 'a') as f: f.write(json.dumps(rows[-1]) + '\n')
-        if out is not None and (step + 1 in save_at or step + 1 == cfg.steps):
-            for name in [f'ema_step{step + 1:06d}'] + (['model'] if step + 1 == cfg.steps else []):   # model: for `load_run`
-                save_tensors(out/f'{name}.safetensors', ema.state_dict(), dict(step=step + 1, unet=asdict(model.cfg)))
-    return model, ema, rows

@@ -201,11 +201,6 @@ def sample(model,                        # callable (x_t, t) -> output shaped li
     traj[-1] = x0.cpu()                                # the last frame is exactly the returned sample
     return x0, traj
 
-# %% ../nbs/08_sampling.ipynb #a7d3e6c0
-# The private names these helpers had before they were public, for code written against them
-_resolve_device, _diffusion_on, _eval_mode, _generator, _check_options, _batch_shape = (
-    infer_device, diffusion_on, eval_mode, make_generator, check_sample_options, batch_shape)
-
 # %% ../nbs/08_sampling.ipynb #b2a9d632
 def to_uint8(x:Tensor, # values in [-1, 1]; values outside are clipped
             )->Tensor: # uint8 0..255, same shape and device

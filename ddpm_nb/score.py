@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .diffusion import Diffusion, PREDS, extract
-from .sample import timesteps, _resolve_device, _diffusion_on, _eval_mode, _batch_shape, _generator
+from .sample import timesteps, infer_device, diffusion_on, eval_mode, batch_shape, make_generator
 from .ddim import _alpha_bar, _eps_hat, _check_data
 
 # %% ../nbs/16_score.ipynb #5c0e0006
@@ -123,13 +123,13 @@ def pf_ode_sample(model,                    # callable (x_t, t) -> prediction sh
     "Sample by integrating the probability-flow ODE (5) from x_T ~ N(0, I) to the data with Heun's (6) or Euler's method."
     if solver not in SOLVERS: raise ValueError(f'unknown solver {solver!r}; choose one of {", ".join(SOLVERS)}')
     if pred not in PREDS: raise ValueError(f'unknown pred {pred!r}; choose one of {", ".join(PREDS)}')
-    shape = _batch_shape(shape, x_T)
+    shape = batch_shape(shape, x_T)
     ts = timesteps(diffusion.T, diffusion.T if steps is None else steps).tolist() + [-1]
-    device = _resolve_device(model, x_T, diffusion, device)
-    d = _diffusion_on(diffusion, device)
-    x = x_T.to(device) if x_T is not None else torch.randn(shape, generator=_generator(seed, None, device), device=device)
+    device = infer_device(model, x_T, diffusion, device)
+    d = diffusion_on(diffusion, device)
+    x = x_T.to(device) if x_T is not None else torch.randn(shape, generator=make_generator(seed, None, device), device=device)
     y, frames = x / math.sqrt(d.alphas_cumprod[ts[0]].item()), [x.cpu()]
-    with _eval_mode(model), torch.inference_mode():
+    with eval_mode(model), torch.inference_mode():
         for a, b in zip(ts, ts[1:]):
             h, da = _varsigma(d, b) - _varsigma(d, a), _field(d, model, y, a, pred)
             y_euler = y + h * da
@@ -183,14 +183,14 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
         raise ValueError(f'steps must be an int between 2 and T={diffusion.T} (the solve needs both ends), got {S!r}')
     if spacing not in ('uniform', 'quadratic'): raise ValueError(f'spacing must be "uniform" or "quadratic" (both ends are needed), got {spacing!r}')
     ts = timesteps(diffusion.T, S, spacing).flip(0).tolist()             # ascending: 0 ... T-1
-    device = _resolve_device(model, x, diffusion, device)
-    d, D = _diffusion_on(diffusion, device), x[0].numel()
-    g = _generator(seed, None, device)
+    device = infer_device(model, x, diffusion, device)
+    d, D = diffusion_on(diffusion, device), x[0].numel()
+    g = make_generator(seed, None, device)
     probes = (torch.randint(0, 2, (n_probes, *x.shape), generator=g, device=device) * 2 - 1).to(x.dtype) if trace == 'hutchinson' else None
     lab = lambda t: math.log(d.alphas_cumprod[t].item())
     y, delta = x.to(device) / math.exp(lab(ts[0]) / 2), torch.zeros(len(x), dtype=torch.float64, device=device)
     fd = lambda y, t: divergence(lambda u: _field(d, model, u, t, pred), y, trace, probes)
-    with _eval_mode(model):
+    with eval_mode(model):
         for a, b in zip(ts, ts[1:]):
             h = _varsigma(d, b) - _varsigma(d, a)
             (da, diva) = fd(y, a)
