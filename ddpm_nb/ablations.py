@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'ablation_config', 'ablation_flags', 'bound_var', 'train_summary', 'learned_sigma_bound', 'evaluate_run',
-           'ddim_sweep', 'ablation_markdown', 'ddim_markdown', 'plot_ddim_steps']
+           'ablation_markdown', 'ddim_markdown', 'ddim_sweep', 'plot_ddim_steps']
 
 # %% ../nbs/12_ablations.ipynb #ab000003
 import json, math, time
@@ -115,6 +115,34 @@ def evaluate_run(run,                # a run directory written by ddpm_train / t
     return dict(config=dict(pred=cfg.pred, loss=cfg.loss, var=cfg.var, steps=cfg.steps, batch_size=cfg.batch_size,
                             seed=cfg.seed, T=cfg.T), bpd=bpd, quality=quality, train=train_summary(run))
 
+# %% ../nbs/12_ablations.ipynb #ab000027
+def _pm(m, s, f='{:.3f}'): return (f.format(m) + (f' ± {f.format(s)}' if s is not None else ''))
+def _cpu(tr:dict)->str: return f'{tr["cpu_seconds"]:.0f}' if tr.get('cpu_seconds') else '–'
+
+def ablation_markdown(res:dict)->str:
+    "The Markdown ablation table of a results dict as saved in results/ablations_digits.json."
+    head = ('| row | objective | `ddpm_train` flags | bits/dim (test, n={n}) | FDD ↓ | confidence | train CPU s | '
+            'paper IS | paper FID | paper NLL |\n|---|---|---|---|---|---|---|---|---|---|')
+    lines = [head.format(n=next(iter(res['rows'].values()))['bpd']['n'])]
+    for row, r in res['rows'].items():
+        a, b, q = ABLATIONS[row], r['bpd'], r['quality']
+        flags = ' '.join(ablation_flags(row))
+        lines.append(f'| ({row}) | {a["objective"]} | `{flags}` | {_pm(b["mean"], b["sem"])} | {q["fdd"]:.1f} | '
+                     f'{q["confidence"]:.3f} | {_cpu(r["train"])} | {a["paper"]["IS"]} | {a["paper"]["FID"]} | '
+                     f'{a["paper"]["NLL"] or "–"} |')
+    return '\n'.join(lines)
+
+def ddim_markdown(sweep:list)->str:
+    "The Markdown table of a DDIM sweep: FDD and confidence per number of steps (and sample size), one column pair per η."
+    etas, rows = sorted({p['eta'] for p in sweep}), sorted({(-p['n'], p['steps']) for p in sweep})
+    at, many_n = {(p['eta'], p['steps'], p['n']): p for p in sweep}, len({p['n'] for p in sweep}) > 1
+    cell = lambda p: f'{p["fdd"]:.2f} | {p["confidence"]:.3f}' if p else '– | –'
+    lines = [('| steps | n ' if many_n else '| steps ') + ''.join(f'| FDD η={e:g} | confidence η={e:g} ' for e in etas) + '|',
+             '|---|' + ('---|' if many_n else '') + '---|---|' * len(etas)]
+    for mn, k in rows:
+        lines.append(f'| {k} | ' + (f'{-mn} | ' if many_n else '') + ' | '.join(cell(at.get((e, k, -mn))) for e in etas) + ' |')
+    return '\n'.join(lines)
+
 # %% ../nbs/12_ablations.ipynb #ab000025
 def ddim_sweep(model, diffusion, cfg:TrainConfig, # a trained run, as `load_run` returns it
                steps=(10, 20, 50, 100, 1000),     # DDIM step counts
@@ -138,47 +166,30 @@ def ddim_sweep(model, diffusion, cfg:TrainConfig, # a trained run, as `load_run`
             log(f'eta={eta} steps={k}: FDD {out[-1]["fdd"]:.2f}, confidence {out[-1]["confidence"]:.3f} ({out[-1]["seconds"]} s)')
     return out
 
-# %% ../nbs/12_ablations.ipynb #ab000027
-def _pm(m, s, f='{:.3f}'): return (f.format(m) + (f' ± {f.format(s)}' if s is not None else ''))
-
-def ablation_markdown(res:dict)->str:
-    "The Markdown ablation table of a results dict as saved in results/ablations_digits.json."
-    head = ('| row | objective | `ddpm_train` flags | bits/dim (test, n={n}) | FDD ↓ | confidence | train s | '
-            'paper IS | paper FID | paper NLL |\n|---|---|---|---|---|---|---|---|---|---|')
-    lines = [head.format(n=next(iter(res['rows'].values()))['bpd']['n'])]
-    for row, r in res['rows'].items():
-        a, b, q = ABLATIONS[row], r['bpd'], r['quality']
-        flags = ' '.join(ablation_flags(row))
-        lines.append(f'| ({row}) | {a["objective"]} | `{flags}` | {_pm(b["mean"], b["sem"])} | {q["fdd"]:.1f} | '
-                     f'{q["confidence"]:.3f} | {r["train"]["seconds"]:.0f} | {a["paper"]["IS"]} | {a["paper"]["FID"]} | '
-                     f'{a["paper"]["NLL"] or "–"} |')
-    return '\n'.join(lines)
-
-def ddim_markdown(sweep:list)->str:
-    "The Markdown table of a DDIM sweep (FDD and confidence per number of steps, one column pair per η)."
-    etas, steps = sorted({p['eta'] for p in sweep}), sorted({p['steps'] for p in sweep})
-    at = {(p['eta'], p['steps']): p for p in sweep}
-    lines = ['| steps | ' + ' | '.join(f'FDD η={e:g} | confidence η={e:g}' for e in etas) + ' |',
-             '|---|' + '---|---|' * len(etas)]
-    for k in steps:
-        lines.append(f'| {k} | ' + ' | '.join(f'{at[e, k]["fdd"]:.2f} | {at[e, k]["confidence"]:.3f}' for e in etas) + ' |')
-    return '\n'.join(lines)
-
 # %% ../nbs/12_ablations.ipynb #ab000028
 def plot_ddim_steps(sweep:list,  # the result of `ddim_sweep`
                     path=None,   # PNG to write atomically; None: just return the figure
                     title:str='',# figure title
                    ):
-    "Plot FDD and classifier confidence against the number of DDIM steps, one line per η, with the real-data floor."
+    "Plot FDD and classifier confidence against the number of DDIM steps, one line per η (and sample size), with the real-data floor."
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(8, 2.8))
-    for eta in sorted({p['eta'] for p in sweep}):
-        pts = sorted((p for p in sweep if p['eta'] == eta), key=lambda p: p['steps'])
-        for a, key in zip(ax, ('fdd', 'confidence')):
-            a.plot([p['steps'] for p in pts], [p[key] for p in pts], 'o-', label=f'η = {eta:g}')
-    ax[0].axhline(sum(p['real_fdd'] for p in sweep) / len(sweep), color='gray', ls='--', label='real digits')
+    from matplotlib.ticker import ScalarFormatter, NullLocator
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    etas, n_max = sorted({p['eta'] for p in sweep}), max(p['n'] for p in sweep)
+    for n in sorted({p['n'] for p in sweep}, reverse=True):
+        for eta in sorted({p['eta'] for p in sweep if p['n'] == n}):
+            pts = sorted((p for p in sweep if p['eta'] == eta and p['n'] == n), key=lambda p: p['steps'])
+            for a, key in zip(ax, ('fdd', 'confidence')):
+                a.plot([p['steps'] for p in pts], [p[key] for p in pts], 'o-' if n == n_max else 's--',
+                       color=f'C{etas.index(eta)}', label=f'η = {eta:g}, n = {n}')
+        floor = [p['real_fdd'] for p in sweep if p['n'] == n]
+        ax[0].axhline(sum(floor) / len(floor), color='gray', ls='--' if n == n_max else ':', lw=1,
+                      label=f'real digits, n = {n}')
     ax[0].set_yscale('log'); ax[0].set_ylabel('FDD (log)'); ax[1].set_ylabel('classifier confidence')
-    for a in ax: a.set_xscale('log'); a.set_xlabel('DDIM steps'); a.legend(fontsize=8)
+    for a in ax:
+        a.set_xscale('log'); a.set_xticks(sorted({p['steps'] for p in sweep})); a.xaxis.set_minor_locator(NullLocator())
+        a.xaxis.set_major_formatter(ScalarFormatter()); a.set_xlabel('DDIM steps'); a.legend(fontsize=7)
+    ax[0].yaxis.set_major_formatter(ScalarFormatter()); ax[0].yaxis.set_minor_formatter(ScalarFormatter())
     if title: fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
