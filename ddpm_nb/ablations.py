@@ -176,15 +176,16 @@ def plot_ddim_steps(sweep:list,  # the result of `ddim_sweep`
     from matplotlib.ticker import ScalarFormatter, NullLocator
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     etas, n_max = sorted({p['eta'] for p in sweep}), max(p['n'] for p in sweep)
+    tag = (lambda n: f', n = {n}') if len({p['n'] for p in sweep}) > 1 else (lambda n: '')
     for n in sorted({p['n'] for p in sweep}, reverse=True):
         for eta in sorted({p['eta'] for p in sweep if p['n'] == n}):
             pts = sorted((p for p in sweep if p['eta'] == eta and p['n'] == n), key=lambda p: p['steps'])
             for a, key in zip(ax, ('fdd', 'confidence')):
                 a.plot([p['steps'] for p in pts], [p[key] for p in pts], 'o-' if n == n_max else 's--',
-                       color=f'C{etas.index(eta)}', label=f'η = {eta:g}, n = {n}')
+                       color=f'C{etas.index(eta)}', label=f'η = {eta:g}{tag(n)}')
         floor = [p['real_fdd'] for p in sweep if p['n'] == n]
         ax[0].axhline(sum(floor) / len(floor), color='gray', ls='--' if n == n_max else ':', lw=1,
-                      label=f'real digits, n = {n}')
+                      label=f'real digits{tag(n)}')
     ax[0].set_yscale('log'); ax[0].set_ylabel('FDD (log)'); ax[1].set_ylabel('classifier confidence')
     for a in ax:
         a.set_xscale('log'); a.set_xticks(sorted({p['steps'] for p in sweep})); a.xaxis.set_minor_locator(NullLocator())
