@@ -57,9 +57,10 @@ def _bound_terms(model, d:Diffusion, x0:Tensor, ts:Tensor, g, pred, var, clip, m
     noise = torch.cat([torch.randn(x0.shape, generator=g, device=x0.device, dtype=dt) for _ in ts])  # per step, in order
     xt = d.q_sample(x, t, noise)
     out = model(xt.to(mdtype), t)
-    if not isinstance(out, Tensor) or out.shape != xt.shape:
-        raise ValueError(f'the model returned {tuple(getattr(out, "shape", ()))} for inputs {tuple(xt.shape)}; '
-                         'it must predict a tensor shaped like x_t')
+    want = (xt.shape[0], xt.shape[1] * (2 if var == 'learned_range' else 1), *xt.shape[2:])  # a learned variance: C more channels
+    if not isinstance(out, Tensor) or tuple(out.shape) != want:
+        raise ValueError(f'the model returned {tuple(getattr(out, "shape", ()))} for inputs {tuple(xt.shape)}; with var={var!r} '
+                         f'it must predict a tensor shaped {want}' + ('' if var == 'learned_range' else ' (a model with 2C output channels needs var="learned_range")'))
     p = d.p_mean_variance(out.to(dt), xt, t, pred=pred, var=var, clip=clip)
     # every row but t = 0 is a KL, which the cheap continuous call computes identically
     terms = d.vb_term(x, xt, t, p['mean'], p['log_variance'], discrete=False)
@@ -72,7 +73,7 @@ def bits_per_dim(model,                  # callable (x_t, t) -> prediction shape
                  diffusion:Diffusion,    # the schedule the model was trained with
                  x0:Tensor,              # 8-bit images (B, C, H, W) in [-1, 1], see `check_8bit`
                  pred:str='eps',         # what the model predicts: one of PREDS
-                 var:str='fixedlarge',   # reverse variance: "fixedlarge" (Ho et al.'s evaluation) or "fixedsmall"
+                 var:str='fixedlarge',   # reverse variance: "fixedlarge" (Ho et al.'s evaluation), "fixedsmall", or "learned_range" (2C-channel model)
                  clip:bool=True,         # clip x̂_0 to [-1, 1] before forming the mean (Ho et al.'s default)
                  batch_t:int=None,       # steps per forward pass (the batch is repeated batch_t times); None: ~512 images
                  seed:int=None,          # seed of the generator that draws x_t; None: from torch's global RNG
@@ -461,7 +462,7 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               sampler:str=None,       # DDPM runs: ddpm (all T steps; default) or ddim; flow runs: euler (default) or heun
               steps:int=None,         # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
-              var:str='fixedlarge',   # reverse variance for the bound: fixedlarge (Ho et al.) or fixedsmall
+              var:str=None,           # reverse variance for the bound: fixedlarge (Ho et al.), fixedsmall; default: the run's learned one, else fixedlarge
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)
               batch_size:int=64,      # images per bits/dim batch
               seed:int=0,             # random seed
@@ -474,10 +475,11 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
     "Evaluate a trained run: bits/dim (exact sum over all T steps) and sample quality, with references."
     both = not (bpd or quality)
     if split not in ('train', 'test'): raise ValueError(f'--split must be train or test, got {split!r}')
-    if var not in VARS: raise ValueError(f'unknown --var {var!r}; choose one of {", ".join(VARS)}')
+    if var is not None and var not in VARS: raise ValueError(f'unknown --var {var!r}; choose one of {", ".join(VARS)}')
     dev = resolve_device(device)
     model, diffusion, cfg = load_run(run, device=dev)                      # fails fast on a missing or broken run
     flow = cfg.objective == 'flow'
+    var = var or ('learned_range' if cfg.var == 'learned_range' else 'fixedlarge')  # a learned variance is part of the model
     if both: bpd, quality = not flow, True                                 # a flow run has no bound: quality alone
     if bpd and flow:
         raise ValueError(f"--bpd: {run} is a flow-matching run (objective 'flow'); bits/dim is DDPM's variational bound over its T Gaussian "
