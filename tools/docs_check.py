@@ -34,7 +34,7 @@ MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML
 # the one outside resource a page may use: the "Open in Colab" badge (tools/colab.py), decoration that
 # renders on GitHub, Colab and the site; offline it is merely missing
 EXTERNAL_OK = ('https://colab.research.google.com/assets/colab-badge.svg',)
-IMAGE_MIMES = ('image/png', 'image/jpeg', 'image/gif')
+IMAGE_MIMES = ('image/png', 'image/jpeg')   # nbconvert drops image/gif: show GIFs as HTML <img> (see `_images_in`)
 SHOTS = ('index', '02_forward', '05_parameterizations', '20_tutorial_2d')  # screenshot these if present
 
 
@@ -75,10 +75,17 @@ def for_docs(nb: dict) -> dict:
     return nb
 
 
+def _images_in(o: dict) -> int:
+    "Images one output shows: 1 for a PNG/JPEG output, else the <img> tags of its HTML (how an animated GIF is shown)."
+    d = o.get('data', {})
+    if any(m in d for m in IMAGE_MIMES): return 1
+    html = d.get('text/html', '')
+    return len(re.findall(r'<img\b', html if isinstance(html, str) else ''.join(html)))
+
+
 def image_outputs(nb: dict) -> int:
-    "How many image outputs (PNG/JPEG/GIF) the executed notebook's shown cells have."
-    return sum(any(m in o.get('data', {}) for m in IMAGE_MIMES)
-               for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []))
+    "How many images the executed notebook's shown cells output (PNG/JPEG outputs and <img>s in HTML outputs)."
+    return sum(_images_in(o) for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', []))
 
 
 def output_problems(nb: dict) -> list:
