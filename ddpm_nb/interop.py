@@ -354,6 +354,8 @@ def to_diffusers(run_or_model,         # a ddpm_nb run directory, or a (UNet, Di
     "Write a ddpm_nb model as a diffusers DDPMPipeline directory (safetensors), atomically."
     if isinstance(run_or_model, (str, os.PathLike)):
         model, diffusion, tcfg = load_run(run_or_model)
+        if tcfg.objective != 'ddpm':   # a FlowMatching object has no β table for DDPMScheduler
+            raise ValueError(f"{run_or_model} is a {tcfg.objective!r} run; diffusers' DDPMPipeline holds DDPM models only")
         pred, var = pred or tcfg.pred, var or tcfg.var
     elif (isinstance(run_or_model, (tuple, list)) and len(run_or_model) == 2 and isinstance(run_or_model[0], UNet)
           and isinstance(run_or_model[1], Diffusion)): model, diffusion = run_or_model
