@@ -337,15 +337,15 @@ def _truncate_metrics(path:Path, step:int):
     keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
     atomic_write(path, lambda p: Path(p).write_text(''.join(l + '\n' for l in keep)))
 
-def plot_loss(metrics_path, out_path):
-    "Plot the loss curve from metrics.jsonl to a PNG."
+def plot_loss(metrics_path, out_path, label:str='L_simple'):
+    "Plot the loss curve from metrics.jsonl to a PNG; `label` names the objective on the y axis."
     import matplotlib; matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
     rows = [json.loads(l) for l in Path(metrics_path).read_text().splitlines() if l.strip()]
     if not rows: return
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot([r['step'] for r in rows], [r['loss'] for r in rows]); ax.set_yscale('log')
-    ax.set_xlabel('step'); ax.set_ylabel('training loss (L_simple)'); fig.tight_layout()
+    ax.set_xlabel('step'); ax.set_ylabel(f'training loss ({label})'); fig.tight_layout()
     atomic_write(out_path, lambda p: fig.savefig(p, format='png', dpi=90)); plt.close(fig)
 
 # %% ../nbs/09_train.ipynb #0a64898d
@@ -558,7 +558,8 @@ def _loop(cfg, out, step, st, ds, model, ema, opt, diffusion, device, progress, 
 
 # %% ../nbs/09_train.ipynb #a53dd752
 def _finish(cfg, out, ema, diffusion, shape, step, device, st, log)->Path:
-    plot_loss(out/'metrics.jsonl', out/'loss.png')
+    plot_loss(out/'metrics.jsonl', out/'loss.png', 'flow matching' if cfg.objective == 'flow' else
+              {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb'}[cfg.loss])
     t = time.time()
     grid = _save_samples(ema, diffusion, cfg, shape, out, step, device)
     log(f'done: {step} steps in {st["elapsed"]:.0f} s ({st["skipped"]} skipped); sampling {cfg.n_samples} images took {time.time() - t:.0f} s')
