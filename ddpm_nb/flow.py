@@ -10,7 +10,7 @@ __all__ = ['FLOW_PREDS', 'FLOW_LOSSES', 'FLOW_VARS', 'FLOW_METHODS', 'FlowMatchi
 import torch
 from torch import Tensor
 from fastcore.basics import patch
-from .sample import batch_shape, eval_mode, make_generator, infer_device
+from .sample import batch_shape, eval_mode, make_generator, infer_device, start_chunks
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00001
 def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
@@ -180,11 +180,9 @@ def flow_sample(model,                          # callable (x_s, t) -> velocity;
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f'batch_size must be a positive int or None, got {batch_size!r}')
     device = infer_device(model, x_T, fm, device)
-    g, bs, xs, trajs = make_generator(seed, generator, device), batch_size or shape[0], [], []
+    g, xs, trajs = make_generator(seed, generator, device), [], []
     with eval_mode(model), torch.inference_mode():
-        for lo in range(0, shape[0], bs):
-            b = min(bs, shape[0] - lo)
-            x = x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
+        for x in start_chunks(shape, x_T, g, device, batch_size):
             x, frames = _flow_chain(model, fm, x, ss, method)
             xs.append(x.clamp(-1, 1) if clip else x)
             if return_trajectory: trajs.append(torch.stack(frames).cpu())            # (N + 1, b, ...)

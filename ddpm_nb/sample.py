@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'timesteps', 'infer_device', 'diffusion_on', 'eval_mode', 'check_sample_options',
-           'batch_shape', 'make_generator', 'sample', 'to_uint8', 'image_grid', 'save_grid', 'save_gif']
+           'batch_shape', 'make_generator', 'start_chunks', 'sample', 'to_uint8', 'image_grid', 'save_grid', 'save_gif']
 
 # %% ../nbs/08_sampling.ipynb #3f74b292
 import copy, itertools, math
@@ -149,6 +149,18 @@ def make_generator(seed:int,                   # seed of a fresh generator, or N
     return torch.Generator(device=device).manual_seed(seed)
 
 # %% ../nbs/08_sampling.ipynb #7f01433e
+def start_chunks(shape:tuple,              # (N, C, H, W) or (N, D), checked by `batch_shape`
+                 x_T:Tensor,               # given starting points, or None: drawn
+                 g:torch.Generator,        # where drawn starting points come from, in chunk order
+                 device,                   # where the chunks go
+                 batch_size:int=None,      # chunk size; None: all N at once
+                ):                         # yields (b, ...) tensors
+    "The chains' starting points `batch_size` at a time: slices of x_T, or N(0, I) draws made lazily, as each chunk starts."
+    N = shape[0]; bs = batch_size or N
+    for lo in range(0, N, bs):
+        b = min(bs, N - lo)
+        yield x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
+
 def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, record, **step_kw):
     "Run (3) for all N samples, `batch_size` at a time; returns x_0 and, if `record`, the frames (F, N, ...) on the CPU."
     N, bs = shape[0], batch_size or shape[0]
@@ -158,9 +170,7 @@ def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, 
         bar = tqdm(total=math.ceil(N / bs) * len(plan), desc='sampling')
     xs, trajs, steps = [], [], None
     with eval_mode(model), torch.inference_mode():
-        for lo in range(0, N, bs):
-            b = min(bs, N - lo)
-            x = x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
+        for x in start_chunks(shape, x_T, g, device, batch_size):     # lazy: each draw follows the previous chunk's chain
             if steps is None: steps = _chain_steps(d, x, plan, **step_kw)   # every chunk has x's dtype and ndim
             x, frames = _run_chain(model, steps, x, plan, g, bar=bar)
             xs.append(x)
