@@ -6,7 +6,8 @@
 __all__ = ['DIGITS_N_TRAIN', 'DEFAULT_DATA_DIR', 'IMAGE_EXTENSIONS', 'DATASETS', 'uint8_to_unit', 'unit_to_uint8', 'check_images',
            'seeded_generator', 'epoch_permutation', 'EpochBatchSampler', 'ImageDataset', 'TensorImageDataset',
            'quantize_images', 'load_digits_uint8', 'digits_indices', 'toy_points', 'PointDataset',
-           'DatasetNotFoundError', 'ImageFolderDataset', 'dataset_info', 'get_dataset']
+           'DatasetNotFoundError', 'ImageFolderDataset', 'dataset_info', 'get_dataset', 'folder_classes', 'num_classes',
+           'require_labels', 'labelled_batch']
 
 # %% ../nbs/07_data.ipynb #13e750de
 import math
@@ -356,3 +357,53 @@ def get_dataset(name:str,             # a name in DATASETS, or folder:PATH
         idx = digits_indices(split)
         return TensorImageDataset(data[idx], labels[idx], hflip)
     return _load_torchvision(key, split, info['image_size'], data_dir or DEFAULT_DATA_DIR, download, hflip)
+
+# %% ../nbs/07_data.ipynb #ab1e1002
+def folder_classes(root:Path,   # the data set's folder
+                   files:list,  # its image files, in the data set's order
+                  )->tuple:     # (class names, labels (N,) long), or (None, None) when unlabelled
+    "Classes of an image folder: its first-level sub-folders, when every image lies in one; else unlabelled."
+    parts = [Path(f).relative_to(root).parts for f in files]
+    if any(len(p) < 2 for p in parts): return None, None        # an image at the top level: no class layout
+    names = sorted({p[0] for p in parts})
+    index = {n: i for i, n in enumerate(names)}
+    return names, torch.tensor([index[p[0]] for p in parts], dtype=torch.long)
+
+@patch(as_prop=True)
+def classes(self:ImageFolderDataset)->list:  # class names (sub-folders), or None
+    if not hasattr(self, '_classes'): self._classes = folder_classes(self.root, self.files)
+    return self._classes[0]
+
+@patch(as_prop=True)
+def labels(self:ImageFolderDataset)->Tensor:  # (N,) long, or None
+    return self._classes[1] if self.classes is not None else None
+
+
+# %% ../nbs/07_data.ipynb #ab1e1003
+def num_classes(ds)->int:
+    "Number of classes K of a data set: len(ds.classes) if named, else 1 + the largest label; 0 if unlabelled."
+    if getattr(ds, 'labels', None) is None: return 0
+    names = getattr(ds, 'classes', None)
+    return len(names) if names is not None else int(ds.labels.max()) + 1
+
+def require_labels(ds,          # a data set from get_dataset
+                   name:str,    # its name, for the message
+                  )->int:       # K >= 2
+    "K, or a one-line error when class-conditional training is asked of unlabelled (or one-class) data."
+    K = num_classes(ds)
+    if K == 0:
+        hint = (' (put the images in one sub-folder per class: PATH/cat/..., PATH/dog/...)'
+                if str(name).startswith('folder') else '')
+        raise ValueError(f'--cond class needs labelled data, but {name} has no labels{hint}; '
+                         'drop --cond class to train unconditionally')
+    if K < 2: raise ValueError(f'--cond class needs at least 2 classes, but {name} has {K}')
+    return K
+
+def labelled_batch(ds,                              # a labelled data set
+                   idx,                             # example indices (B,)
+                   generator:torch.Generator=None,  # the flips' generator, as for ds.get_batch
+                  )->tuple:                         # x (B, C, H, W) in [-1, 1], y (B,) long
+    "A batch and its labels: exactly `ds.get_batch(idx, generator)`, with `ds.labels` at the same indices."
+    idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+    return ds.get_batch(idx, generator), ds.labels.index_select(0, idx)
+

@@ -37,7 +37,6 @@ _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
     'flip_sin_to_cos': (False, 'our embedding (1) lists sines before cosines'),
     'freq_shift': (1, 'our embedding (1) uses the frequencies 10000^(-j/(h-1))'),
     'resnet_time_scale_shift': ('default', 'the embedded timestep is added after the first conv (2), not used as scale and shift'),
-    'norm_eps': (1e-6, "GroupNorm uses TensorFlow's eps=1e-6"),
     'downsample_padding': (0, "the stride-2 conv pads 1 pixel right/bottom only, like TensorFlow's 'SAME'"),
     'downsample_type': ('conv', 'downsampling is a stride-2 conv'),
     'upsample_type': ('conv', 'upsampling is nearest-neighbour then a conv'),
@@ -46,8 +45,7 @@ _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
     'center_input_sample': (False, 'inputs are used as given, in [-1, 1]'),
     'mid_block_scale_factor': (1, 'residual outputs are not rescaled'),
     'act_fn': ('silu', 'every non-linearity is swish'),
-    'class_embed_type': (None, 'the model is unconditional'),
-    'num_class_embeds': (None, 'the model is unconditional'),
+    'class_embed_type': (None, 'class labels enter through a learned table (num_class_embeds), eq. (4) of 06_unet'),
 }
 _DOWN, _UP = ('DownBlock2D', 'AttnDownBlock2D'), ('UpBlock2D', 'AttnUpBlock2D')
 
@@ -98,10 +96,16 @@ def unet_config_from_diffusers(config:dict, # a UNet2DModel configuration (its c
         raise ValueError(f"time_embedding_dim={d['time_embedding_dim']}: ddpm_nb's timestep feature has 4 * ch = {4 * ch} channels")
     if d['attn_norm_num_groups'] not in (None, d['norm_num_groups']):
         raise ValueError(f"attn_norm_num_groups={d['attn_norm_num_groups']}: ddpm_nb uses norm_num_groups={d['norm_num_groups']} everywhere")
+    n_cls, eps = d['num_class_embeds'], d['norm_eps']
+    if n_cls is not None and (isinstance(n_cls, bool) or not isinstance(n_cls, int) or n_cls < 2):
+        raise ValueError(f'num_class_embeds={n_cls!r}: need an int >= 2 (K classes and the null label), or null')
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f'norm_eps={eps!r}: need a positive number')
     return UNetConfig(in_channels=d['in_channels'], out_channels=d['out_channels'], ch=ch,
                       ch_mult=tuple(b // ch for b in boc), num_res_blocks=d['layers_per_block'],
                       attn_resolutions=tuple(size // 2**i for i, a in enumerate(attn) if a), dropout=float(d['dropout']),
-                      resolution=size, num_groups=d['norm_num_groups'], resamp_with_conv=True)
+                      resolution=size, num_groups=d['norm_num_groups'], resamp_with_conv=True,
+                      num_classes=0 if n_cls is None else n_cls - 1, norm_eps=float(eps))
 
 # %% ../nbs/18_interop.ipynb #b1b06285
 def diffusers_unet_config(cfg:UNetConfig)->dict: # a UNet2DModel config.json, every setting explicit
@@ -117,14 +121,15 @@ def diffusers_unet_config(cfg:UNetConfig)->dict: # a UNet2DModel config.json, ev
             'sample_size': cfg.resolution, 'in_channels': cfg.in_channels, 'out_channels': cfg.out_channels,
             'block_out_channels': [cfg.ch * m for m in cfg.ch_mult], 'layers_per_block': cfg.num_res_blocks,
             'down_block_types': [_DOWN[a] for a in attn], 'up_block_types': [_UP[a] for a in reversed(attn)],
-            'dropout': cfg.dropout, 'norm_num_groups': cfg.num_groups, 'attention_head_dim': None}
+            'dropout': cfg.dropout, 'norm_num_groups': cfg.num_groups, 'attention_head_dim': None,
+            'norm_eps': cfg.norm_eps, 'num_class_embeds': cfg.num_classes + 1 if cfg.num_classes else None}
 
 # %% ../nbs/18_interop.ipynb #bb963429
 _LEAF = {'temb_proj': 'time_emb_proj', 'shortcut': 'conv_shortcut',                         # residual blocks
          'norm': 'group_norm', 'q': 'to_q', 'k': 'to_k', 'v': 'to_v', 'proj_out': 'to_out.0'}  # attention
 _MID = {'block_1': 'mid_block.resnets.0', 'attn_1': 'mid_block.attentions.0', 'block_2': 'mid_block.resnets.1'}
 _TOP = {'temb.dense0': 'time_embedding.linear_1', 'temb.dense1': 'time_embedding.linear_2',
-        'conv_in': 'conv_in', 'conv_out': 'conv_out', 'norm_out': 'conv_norm_out'}
+        'conv_in': 'conv_in', 'conv_out': 'conv_out', 'norm_out': 'conv_norm_out', 'class_emb': 'class_embedding'}
 
 def diffusers_name(name:str,     # a key of our UNet's state_dict, e.g. "up.1.attn.2.q.weight"
                    n_levels:int, # len(cfg.ch_mult): diffusers numbers the up blocks in reverse

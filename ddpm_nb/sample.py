@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'timesteps', 'infer_device', 'diffusion_on', 'eval_mode', 'check_sample_options',
-           'batch_shape', 'make_generator', 'start_chunks', 'sample', 'to_uint8', 'image_grid', 'save_grid', 'save_gif']
+           'batch_shape', 'make_generator', 'start_chunks', 'num_classes_of', 'ClassifierFreeGuidance', 'check_labels',
+           'parse_labels', 'sample', 'to_uint8', 'image_grid', 'save_grid', 'save_gif']
 
 # %% ../nbs/08_sampling.ipynb #3f74b292
 import copy, itertools, math
@@ -161,25 +162,104 @@ def start_chunks(shape:tuple,              # (N, C, H, W) or (N, D), checked by 
         b = min(bs, N - lo)
         yield x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
 
-def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, record, **step_kw):
+def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, record, labels=None, guidance=None,
+                   **step_kw):
     "Run (3) for all N samples, `batch_size` at a time; returns x_0 and, if `record`, the frames (F, N, ...) on the CPU."
     N, bs = shape[0], batch_size or shape[0]
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=math.ceil(N / bs) * len(plan), desc='sampling')
-    xs, trajs, steps = [], [], None
+    xs, trajs, steps, lo = [], [], None, 0
     with eval_mode(model), torch.inference_mode():
         for x in start_chunks(shape, x_T, g, device, batch_size):     # lazy: each draw follows the previous chunk's chain
             if steps is None: steps = _chain_steps(d, x, plan, **step_kw)   # every chunk has x's dtype and ndim
-            x, frames = _run_chain(model, steps, x, plan, g, bar=bar)
+            net = model
+            if labels is not None: net = ClassifierFreeGuidance(model, labels[lo:lo + len(x)], guidance)   # (4)
+            lo += len(x)
+            x, frames = _run_chain(net, steps, x, plan, g, bar=bar)
             xs.append(x)
             if record: trajs.append(torch.stack(frames).cpu())       # (F, b, ...)
     if bar is not None: bar.close()
     return torch.cat(xs), (torch.cat(trajs, 1) if record else None)  # cat outside inference mode: ordinary tensors
 
+# %% ../nbs/08_sampling.ipynb #cf90a002
+def num_classes_of(model)->int|None:
+    "K of a class-conditional network (`model.cfg.num_classes`, else `model.num_classes`); 0 unconditional; None unknown."
+    k = getattr(getattr(model, 'cfg', None), 'num_classes', None)
+    return getattr(model, 'num_classes', None) if k is None else k
+
+class ClassifierFreeGuidance(nn.Module):
+    "A conditional network as an (x_t, t) -> output network: eq. (4) for one batch of labels, one batched forward."
+    def __init__(self,
+                 model,                 # callable (x_t, t, y) -> output; y (B,) labels, `null_label` for ∅
+                 labels:Tensor,         # the batch's labels y, (B,) ints in 0..K-1
+                 guidance:float=1.0,    # s in (4): 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
+                 null_label:int=None,   # ∅; default: K = `num_classes_of(model)` (a ddpm_nb UNet: cfg.num_classes)
+                ):
+        super().__init__()
+        if null_label is None: null_label = num_classes_of(model)
+        if not null_label:
+            raise ValueError('classifier-free guidance needs a class-conditional model (num_classes > 0), '
+                             'or pass null_label=')
+        self.model, self.guidance, self.null_label = model, float(guidance), int(null_label)
+        self.register_buffer('labels', torch.as_tensor(labels, dtype=torch.long).reshape(-1), persistent=False)
+
+    def forward(self, x:Tensor, t:Tensor)->Tensor:
+        "Eq. (4) at (x_t, t) for the held labels, (B, ...)."
+        y, s, C = self.labels.to(x.device), self.guidance, x.shape[1]
+        null = torch.full_like(y, self.null_label)
+        if s == 1: return self.model(x, t, y)
+        if s == 0: return self.model(x, t, null)
+        out = self.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))   # (2B, ...): y half, ∅ half
+        cond, uncond = out.chunk(2)
+        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])                      # (4)
+        return torch.cat([guided, cond[:, C:]], 1)          # a learned-variance half comes from the conditional
+
+
+# %% ../nbs/08_sampling.ipynb #cf90a003
+def check_labels(labels,              # None, one int, or a sequence / (N,) tensor of ints
+                 guidance,            # None or s >= 0
+                 n:int,               # number of samples N
+                 num_classes:int=None,# K when known (labels must lie in 0..K-1); None: not checked
+                )->tuple:             # (labels as an (N,) long tensor or None, guidance as a float or None)
+    "Validate `sample`'s labels and guidance scale before anything runs, with a one-line message naming the fix."
+    if labels is None:
+        if guidance is not None: raise ValueError('guidance needs labels: give the class of each sample (labels=...)')
+        return None, None
+    if num_classes == 0: raise ValueError('labels given, but the model is unconditional (num_classes=0)')
+    y = torch.as_tensor(labels)
+    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f'labels must be integers, got {labels!r}')
+    y = y.long().reshape(-1).expand(n) if y.numel() == 1 else y.long().reshape(-1)
+    if len(y) != n: raise ValueError(f'{len(y)} labels for {n} samples: give one label, or one per sample')
+    if int(y.min()) < 0 or (num_classes is not None and int(y.max()) >= num_classes):
+        top = f'0..{num_classes - 1}' if num_classes is not None else '>= 0'
+        raise ValueError(f'labels must lie in {top}, got {sorted(set(y.tolist()))}')
+    s = 1.0 if guidance is None else guidance
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 0:
+        raise ValueError(f'guidance must be a number >= 0 (0: unconditional, 1: conditional), got {guidance!r}')
+    return y.clone(), float(s)
+
+
+# %% ../nbs/08_sampling.ipynb #cf90a011
+def parse_labels(spec:str,        # "7", "3,8,1" (cycled) or "all" (0..K-1 cycled)
+                 n:int,           # number of samples N
+                 num_classes:int, # K of the model (0: unconditional)
+                )->Tensor:        # (N,) long, in the order the samples are drawn
+    "The label of each sample for a command-line request; ValueError with a one-line fix for bad input."
+    if not num_classes: raise ValueError('--label needs a class-conditional run (trained with --cond class); this run is unconditional')
+    text = str(spec).strip().lower()
+    if text == 'all': cycle = list(range(num_classes))
+    else:
+        try: cycle = [int(v) for v in text.split(',')]
+        except ValueError: raise ValueError(f"--label must be an int, a comma list of ints or 'all', got {spec!r}") from None
+    bad = sorted({v for v in cycle if not 0 <= v < num_classes})
+    if bad: raise ValueError(f'--label {bad} outside 0..{num_classes - 1}, the classes of this run')
+    return torch.tensor(cycle, dtype=torch.long).repeat(math.ceil(n / len(cycle)))[:n]
+
+
 # %% ../nbs/08_sampling.ipynb #f3b4bc18
-def sample(model,                        # callable (x_t, t) -> output shaped like x_t; t is a LongTensor (B,) of 0-based steps
+def sample(model,                        # callable (x_t, t[, y]) -> output shaped like x_t; t a LongTensor (B,) of 0-based steps
            diffusion:Diffusion,          # the schedule the model was trained with (not moved or modified)
            shape:tuple=None,             # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
            sampler:str='ddpm',           # one of SAMPLERS: "ddpm" (Algorithm 2, all T steps) or "ddim"
@@ -197,15 +277,18 @@ def sample(model,                        # callable (x_t, t) -> output shaped li
            x_T:Tensor=None,              # the starting noise, shaped `shape`; drawn from the generator when None
            batch_size:int=None,          # run the chains in chunks of this many samples; None: all at once
            spacing:str='uniform',        # which steps DDIM visits: one of SPACINGS, see `timesteps`
+           labels=None,                  # class-conditional models: one label, or one per sample (N,); None: unconditional
+           guidance:float=None,          # s of (4), with labels: 0 unconditional, 1 conditional (default), > 1 guided
           )->Tensor|tuple:               # x_0 (N, ...) on `device`; with return_trajectory (x_0, frames (F, N, ...) on the CPU)
     "Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM or DDIM steps."
     shape = batch_shape(shape, x_T)
     n_steps = check_sample_options(sampler, diffusion.T, steps, eta, var, pred, trajectory_every, batch_size)
+    labels, guidance = check_labels(labels, guidance, shape[0], num_classes_of(model))
     plan = _plan(sampler, diffusion.T, n_steps, spacing, eta, trajectory_every or math.ceil(n_steps / 50), return_trajectory)
     device = infer_device(model, x_T, diffusion, device)
     d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
     x0, traj = _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, return_trajectory,
-                              sampler=sampler, eta=eta, var=var, pred=pred, clip=clip)
+                              labels=labels, guidance=guidance, sampler=sampler, eta=eta, var=var, pred=pred, clip=clip)
     if clip: x0 = x0.clamp(-1, 1)
     if not return_trajectory: return x0
     traj[-1] = x0.cpu()                                # the last frame is exactly the returned sample

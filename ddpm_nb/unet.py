@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UNET_PRESETS', 'UNetConfig', 'timestep_embedding', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'UNet',
-           'unet_preset', 'count_params']
+           'class_labels', 'unet_preset', 'count_params']
 
 # %% ../nbs/06_unet.ipynb #d15bde55
 import math
@@ -29,6 +29,8 @@ class UNetConfig:
     resolution:int=32             # spatial size H = W the model is built for
     num_groups:int=32             # GroupNorm groups
     resamp_with_conv:bool=True    # stride-2 conv / nearest+conv (True) or avg-pool / plain nearest (False)
+    num_classes:int=0             # K > 0: class-conditional on labels 0..K-1, with K the null label ∅; 0: unconditional
+    norm_eps:float=1e-6           # GroupNorm's eps: TF's 1e-6 (Ho); diffusers' UNet2DModel defaults to 1e-5
 
     def __post_init__(self):
         # JSON round trips turn tuples into lists; normalise so that a reloaded config compares equal
@@ -45,6 +47,10 @@ def _check_config(c:UNetConfig):
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     if not c.ch_mult or not all(isinstance(m, int) and m >= 1 for m in c.ch_mult):
         raise ValueError(f"ch_mult must be a non-empty tuple of positive ints, got {c.ch_mult!r}")
+    if isinstance(c.num_classes, bool) or not isinstance(c.num_classes, int) or c.num_classes < 0:
+        raise ValueError(f"num_classes must be an int >= 0 (0: unconditional), got {c.num_classes!r}")
+    if isinstance(c.norm_eps, bool) or not isinstance(c.norm_eps, (int, float)) or not c.norm_eps > 0:
+        raise ValueError(f"norm_eps must be a positive number, got {c.norm_eps!r}")
     if not 0 <= c.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {c.dropout!r}")
     if c.ch < 4: raise ValueError(f"ch must be >= 4 (the timestep embedding needs >= 2 frequencies), got {c.ch}")
     bad = [c.ch * m for m in (1, *c.ch_mult) if c.ch * m % c.num_groups]
@@ -87,8 +93,8 @@ def _conv(in_ch, out_ch, k=3, stride=1, padding=None, init_scale=1.)->nn.Conv2d:
 
 def _linear(in_f, out_f, init_scale=1.)->nn.Linear: return _init_(nn.Linear(in_f, out_f), init_scale)
 
-# TF's group_norm uses eps=1e-6 (PyTorch's default is 1e-5)
-def _group_norm(num_groups, ch)->nn.GroupNorm: return nn.GroupNorm(num_groups, ch, eps=1e-6)
+# TF's group_norm uses eps=1e-6 (PyTorch's and diffusers' default is 1e-5)
+def _group_norm(num_groups, ch, eps=1e-6)->nn.GroupNorm: return nn.GroupNorm(num_groups, ch, eps=eps)
 
 # %% ../nbs/06_unet.ipynb #eb80fc9a
 class ResnetBlock(nn.Module):
@@ -100,11 +106,12 @@ class ResnetBlock(nn.Module):
                  dropout:float=0.,          # dropout rate before the second conv
                  num_groups:int=32,         # GroupNorm groups
                  conv_shortcut:bool=False,  # 3x3 instead of 1x1 conv on the shortcut when channels change
+                 norm_eps:float=1e-6,       # GroupNorm's eps
                 ):
         super().__init__()
-        self.norm1, self.conv1 = _group_norm(num_groups, in_ch), _conv(in_ch, out_ch)
+        self.norm1, self.conv1 = _group_norm(num_groups, in_ch, norm_eps), _conv(in_ch, out_ch)
         self.temb_proj = _linear(temb_ch, out_ch)
-        self.norm2, self.dropout = _group_norm(num_groups, out_ch), nn.Dropout(dropout)
+        self.norm2, self.dropout = _group_norm(num_groups, out_ch, norm_eps), nn.Dropout(dropout)
         self.conv2 = _conv(out_ch, out_ch, init_scale=0.)  # zero: the block starts as its shortcut S
         if in_ch == out_ch: self.shortcut = nn.Identity()
         else: self.shortcut = _conv(in_ch, out_ch, 3 if conv_shortcut else 1)
@@ -122,9 +129,10 @@ class AttnBlock(nn.Module):
     def __init__(self,
                  ch:int,            # channels C (also the head width)
                  num_groups:int=32, # GroupNorm groups
+                 norm_eps:float=1e-6, # GroupNorm's eps
                 ):
         super().__init__()
-        self.norm = _group_norm(num_groups, ch)
+        self.norm = _group_norm(num_groups, ch, norm_eps)
         self.q, self.k, self.v = _conv(ch, ch, 1), _conv(ch, ch, 1), _conv(ch, ch, 1)
         self.proj_out = _conv(ch, ch, 1, init_scale=0.)  # zero: the block starts as the identity
 
@@ -161,11 +169,12 @@ class Upsample(nn.Module):
         return x if self.conv is None else self.conv(x)
 
 # %% ../nbs/06_unet.ipynb #f49fc076
-def _res_block(cfg, in_ch, out_ch): return ResnetBlock(in_ch, out_ch, 4 * cfg.ch, cfg.dropout, cfg.num_groups)
+def _res_block(cfg, in_ch, out_ch)->nn.Module:
+    return ResnetBlock(in_ch, out_ch, 4 * cfg.ch, cfg.dropout, cfg.num_groups, norm_eps=cfg.norm_eps)
 
 def _attn_at(cfg, ch, res)->nn.Module:
     "Attention if `res` is one of cfg's attention sizes, else a no-op."
-    return AttnBlock(ch, cfg.num_groups) if res in cfg.attn_resolutions else nn.Identity()
+    return AttnBlock(ch, cfg.num_groups, cfg.norm_eps) if res in cfg.attn_resolutions else nn.Identity()
 
 def _level(blocks, attns, resample)->nn.Module:
     "One resolution level: residual blocks, the attention (or Identity) after each, a resampler or None."
@@ -203,7 +212,7 @@ def _up_path(cfg:UNetConfig, skips:list)->nn.ModuleList:
 
 # %% ../nbs/06_unet.ipynb #8a7e9f75
 class UNet(nn.Module):
-    "Ho et al.'s U-Net ε_θ: (x_t (B, C, H, W), 0-based t (B,)) -> (B, out_channels, H, W)."
+    "Ho et al.'s U-Net ε_θ: (x_t (B, C, H, W), 0-based t (B,)[, labels y (B,)]) -> (B, out_channels, H, W)."
     def __init__(self, cfg:UNetConfig): # the full architecture; `asdict(cfg)` is enough to rebuild it
         super().__init__()
         if not isinstance(cfg, UNetConfig):
@@ -212,15 +221,17 @@ class UNet(nn.Module):
         self.cfg, ch = cfg, cfg.ch
         self.temb = nn.Module()  # (1) -> Dense(4ch) -> swish -> Dense(4ch)
         self.temb.dense0, self.temb.dense1 = _linear(ch, 4 * ch), _linear(4 * ch, 4 * ch)
+        if cfg.num_classes:  # (4): one learned vector per label, K + 1 rows, the last for the null label ∅
+            self.class_emb = nn.Embedding(cfg.num_classes + 1, 4 * ch)
         self.conv_in = _conv(cfg.in_channels, ch)
         self.down, skips = _down_path(cfg)
         c = skips[-1]
         self.mid = nn.Module()
-        self.mid.block_1, self.mid.attn_1 = _res_block(cfg, c, c), AttnBlock(c, cfg.num_groups)
+        self.mid.block_1, self.mid.attn_1 = _res_block(cfg, c, c), AttnBlock(c, cfg.num_groups, cfg.norm_eps)
         self.mid.block_2 = _res_block(cfg, c, c)
         self.up = _up_path(cfg, skips)
         c = ch * cfg.ch_mult[0]
-        self.norm_out = _group_norm(cfg.num_groups, c)
+        self.norm_out = _group_norm(cfg.num_groups, c, cfg.norm_eps)
         self.conv_out = _conv(c, cfg.out_channels, init_scale=0.)  # zero: the untrained net predicts ε̂ = 0
 
 # %% ../nbs/06_unet.ipynb #07010af3
@@ -242,14 +253,36 @@ def _steps(cfg:UNetConfig, x:Tensor, t)->Tensor:
         raise ValueError(f"t must be an int, a 0-dim tensor or shape ({B},) to match x, got {tuple(t.shape)}")
     return t
 
+def class_labels(cfg:UNetConfig, # the model's config: its num_classes K
+                 y,              # labels (B,) in 0..K (K: the null label ∅), one int for the batch, or None
+                 B:int,          # batch size
+                 device,         # where the labels go
+                )->Tensor:       # (B,) long on `device`, or None for an unconditional model
+    "Check class labels against cfg; an absent label on a conditional model is the null label ∅ = K."
+    K = cfg.num_classes
+    if not K:
+        if y is not None: raise ValueError('labels given, but the model is unconditional (num_classes=0)')
+        return None
+    if y is None: return torch.full((B,), K, dtype=torch.long, device=device)
+    y = torch.as_tensor(y, device=device)
+    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f'labels must be integers, got {y.dtype}')
+    if y.ndim == 0: y = y.expand(B)
+    if y.shape != (B,): raise ValueError(f'labels must be an int or shape ({B},) to match x, got {tuple(y.shape)}')
+    if y.numel() and not 0 <= int(y.min()) <= int(y.max()) <= K:
+        raise ValueError(f'labels must lie in 0..{K - 1}, or be {K} for the null label; got {y.tolist()}')
+    return y.long()
+
 @patch
 def forward(self:UNet,
             x:Tensor,    # x_t, (B, in_channels, H, W); H and W divisible by 2**(len(ch_mult)-1)
-            t:Tensor|int # 0-based steps (B,), or one int / 0-dim tensor for the whole batch
+            t:Tensor|int, # 0-based steps (B,), or one int / 0-dim tensor for the whole batch
+            y:Tensor=None,# class labels (B,) in 0..K-1, K = num_classes for ∅; None: ∅ (only for num_classes > 0)
            )->Tensor:    # ε̂, (B, out_channels, H, W)
-    "Predict the noise in x_t at steps t (the net knows nothing about the schedule)."
+    "Predict the noise in x_t at steps t, given label y if conditional (the net knows nothing about the schedule)."
     t = _steps(self.cfg, x, t)
+    y = class_labels(self.cfg, y, len(t), x.device)
     temb = self.temb.dense1(F.silu(self.temb.dense0(timestep_embedding(t, self.cfg.ch))))  # τ, (B, 4ch)
+    if y is not None: temb = temb + self.class_emb(y)                                       # (4)
     hs = [self.conv_in(x)]                                                                  # the skip stack
     for lvl in self.down:
         for block, attn in zip(lvl.block, lvl.attn): hs.append(attn(block(hs[-1], temb)))
