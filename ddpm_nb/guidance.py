@@ -135,7 +135,8 @@ def guidance_sweep(model,                    # a class-conditional digits networ
                    clf=None,                 # the digits classifier; default `digits_classifier()`
                   )->dict:                   # rows (one per scale) and the real-data references
     "Accuracy of the requested class, FDD overall and per class, and diversity of guided digits, per guidance scale."
-    from ddpm_nb.evaluation import digits_classifier, classifier_features, gaussian_stats, frechet_distance
+    from ddpm_nb.judge import digits_classifier, classifier_features
+    from ddpm_nb.fid import gaussian_stats, frechet_distance
     from ddpm_nb.data import get_dataset, uint8_to_unit
     from ddpm_nb.sample import sample, to_uint8, num_classes_of
     K, clf = num_classes_of(model), clf or digits_classifier()
