@@ -21,7 +21,7 @@ from .objective import OBJECTIVES, run_sampler, sample_run
 from .checkpoint import load_run
 from .train import train, TrainingError
 from .data import DatasetNotFoundError
-from .sample import save_grid
+from .sample import save_grid, parse_labels
 from . import evaluation
 
 # %% ../nbs/10_cli.ipynb #22189349
@@ -166,21 +166,29 @@ def ddpm_sample(run:str,             # run directory written by ddpm_train
                 out:str=None,        # output file: .png grid or .npy array (default RUN/samples.png)
                 device:str='auto',   # auto, cpu, cuda, mps
                 batch_size:int=256,  # samples per forward pass
+                label:str=None,      # class-conditional runs: a class (7), a comma list cycled (3,8) or all (0..K-1 cycled)
+                guidance:float=None, # with --label: guidance scale s, 0 unconditional, 1 conditional (default), 3 stronger
                 quiet:bool=False,    # no progress bar
                ):
     "Draw samples from a trained run into a PNG grid or a .npy array."
     if n < 1:
         raise ValueError(f'--n must be at least 1, got {n}')
+    if guidance is not None and label is None:
+        raise ValueError('--guidance needs --label (the classes to guide towards), e.g. --label 3 --guidance 3')
+    if guidance is not None and not guidance >= 0:
+        raise ValueError(f'--guidance must be >= 0 (0: unconditional, 1: conditional, > 1: guided), got {guidance}')
     dev = resolve_device(device)
     model, diffusion, cfg = load_run(run, device=dev)          # fails fast on a missing or corrupt run
     out = Path(out) if out else Path(run)/'samples.png'
     _check_out(out)
     C, S = model.cfg.in_channels, model.cfg.resolution
     sampler, steps = run_sampler(cfg, sampler, steps, eta)      # the run's objective decides which samplers apply
+    labels = None if label is None else parse_labels(label, n, model.cfg.num_classes)   # before anything is drawn
     x = sample_run(model, diffusion, cfg, (n, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=batch_size,
-                   progress=not quiet)                          # (n, C, S, S)
+                   progress=not quiet, labels=labels, guidance=guidance)   # (n, C, S, S), in the labels' order
     _write_samples(x, out)
-    print(f'{n} samples ({sampler}, {steps or diffusion.T} steps) -> {out}')
+    cls = '' if label is None else f', label {label}, guidance {1.0 if guidance is None else guidance:g}'
+    print(f'{n} samples ({sampler}, {steps or diffusion.T} steps{cls}) -> {out}')
     return out
 
 def sample_main():

@@ -15,7 +15,7 @@ from torch import Tensor
 from .schedule import beta_schedule
 from .diffusion import Diffusion
 from .data import seeded_generator
-from .sample import sample, check_sample_options
+from .sample import sample, check_sample_options, check_labels, num_classes_of, ClassifierFreeGuidance
 from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS, flow_sample, flow_times
 
 # %% ../nbs/09c_objective.ipynb #a7853b52
@@ -141,8 +141,16 @@ def sample_run(model,              # the run's network, e.g. from `load_run`
                device=None,        # default: the model's
                batch_size:int=None,# samples per chunk; None: all at once
                progress:bool=False,# progress bar (DDPM samplers)
+               labels=None,        # class-conditional runs: one label, or one per sample (N,)
+               guidance:float=None,# classifier-free guidance scale s (with labels; default 1: plain conditional)
               )->Tensor:           # (N, C, H, W) in [-1, 1]
     "Samples from a trained run with a sampler of its objective: `sample` (ddpm, ddim) or `flow_sample` (euler, heun)."
     sampler, steps = run_sampler(cfg, sampler, steps, eta)
+    labels, guidance = check_labels(labels, guidance, shape[0], num_classes_of(model))
+    opts = {}
+    if labels is not None and cfg.objective == 'ddpm':
+        opts = dict(labels=labels, guidance=guidance)           # `sample` gives each chunk its labels
+    elif labels is not None:                                    # ODE solvers call model(x, t): guide the whole batch
+        model, batch_size = ClassifierFreeGuidance(model, labels, guidance), None
     return OBJECTIVES[cfg.objective].sample(model, diffusion, cfg, shape, sampler, steps, eta, seed=seed, device=device,
-                                            batch_size=batch_size, progress=progress)
+                                            batch_size=batch_size, progress=progress, **opts)

@@ -24,7 +24,7 @@ from .objective import OBJECTIVES, Objective, objective_for, sample_run
 from .checkpoint import save_tensors, load_tensors, training_state, restore_training_state
 from .diffusion import Diffusion
 from .unet import UNet, count_params
-from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator
+from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator, require_labels
 from .sample import save_grid
 # names that lived here before the split, so that `from ddpm_nb.train import load_run` (and the like) keeps working
 from .files import CheckpointError
@@ -267,7 +267,8 @@ def _build(self:Trainer, data):
     self.data = data if data is not None else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size,
                                                           data_dir=cfg.data_dir)
     self.channels_last = cfg.channels_last and self.device.type == 'cuda'
-    self.model = UNet(model_config(cfg)).to(self.device)
+    K = require_labels(self.data, cfg.dataset) if cfg.cond == 'class' else 0   # unlabelled data: one clear line
+    self.model = UNet(model_config(cfg, K)).to(self.device)
     if self.channels_last:
         self.model = self.model.to(memory_format=torch.channels_last)   # the EMA copy inherits it
     self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
@@ -328,17 +329,30 @@ def get_batch(self:Trainer, step:int)->Tensor:
     return to_device(x0, self.device, self.channels_last)
 
 @patch
+def get_labels(self:Trainer, step:int)->Tensor:
+    "This process's labels of global batch `step`, each replaced by ∅ with probability p_uncond; a pure function of (seed, step)."
+    B, K, lo = self.cfg.batch_size, self.model.cfg.num_classes, self.rank * self.cfg.batch_size
+    idx = self.sampler.indices(step)[lo:lo + B]
+    y = self.data.labels.index_select(0, idx)                                     # alongside the images: no draw
+    u = torch.rand(B * self.world, generator=seeded_generator(self.cfg.seed, step, 5))[lo:lo + B]   # key 5: labels
+    return to_device(torch.where(u < self.cfg.p_uncond, K, y), self.device)
+
+@patch
 def step(self:Trainer)->dict:
     "Take optimisation step `state.step` (Algorithm 1 on this process's slice of its batch); returns train_step's result."
     cfg, s = self.cfg, self.state.step
-    x0 = self.get_batch(s)                                   # (B, C, H, W); class-conditional data would also give y here
+    x0 = self.get_batch(s)                                   # (B, C, H, W)
+    net = self.net
+    if self.model.cfg.num_classes:                           # ε_θ(x_t, t, y) with label dropout (25_guidance)
+        y = self.get_labels(s)
+        net = lambda x, t: self.net(x, t, y)
     if self._check_next:
         check_images(x0, channels=self.shape[0], image_size=self.shape[1])
         self._check_next = False
     t, noise = step_noise(cfg, s, self.shape, self.rank, self.world)
     torch.manual_seed(seeded_generator(cfg.seed, s, 3, self.rank).initial_seed())   # dropout masks: per step and process
     r = train_step(self.model, self.ema, self.opt, self.diffusion, x0, cfg, s, self.scaler, self.amp_dtype,
-                   to_device(t, self.device), to_device(noise, self.device, self.channels_last), self.net)
+                   to_device(t, self.device), to_device(noise, self.device, self.channels_last), net)
     self.state.step += 1
     return r
 
