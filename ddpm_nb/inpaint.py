@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['MASK_KINDS', 'known_at', 'forward_jump', 'paste', 'jump_schedule', 'reverse_moves', 'check_mask', 'sampler_levels',
            'repaint', 'sdedit_steps', 'sdedit', 'digit_masks', 'inpainting_benchmark', 'sdedit_benchmark',
-           'inpainting_markdown', 'sdedit_markdown', 'plot_inpainting']
+           'inpainting_markdown', 'sdedit_markdown', 'plot_inpainting', 'check_edit_flags', 'read_npy',
+           'check_unit_images', 'edit_run']
 
 # %% ../nbs/26_inpainting.ipynb #1a000004
 import json, math, os, time
@@ -182,9 +183,12 @@ def sdedit_steps(S:int,          # the sampler's number of steps
                  strength:float, # in [0, 1]
                 )->int:          # k, the number of reverse steps SDEdit runs: round(strength · S), halves up
     "How many of a sampler's S steps SDEdit runs for `strength` (eq. 5): 0 returns the input, S is plain sampling."
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise ValueError(f'strength must be a number in [0, 1] (0: return the input, 1: plain sampling), got {strength!r}')
+    _check_strength(strength)
     return int(math.floor(strength * S + 0.5))
+
+def _check_strength(strength, name='strength'):
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+        raise ValueError(f'{name} must be a number in [0, 1] (0: return the input, 1: plain sampling), got {strength!r}')
 
 def sdedit(model,                      # callable (x_t, t, **model_kwargs) -> output shaped like x_t
            diffusion:Diffusion,        # the schedule the model was trained with
@@ -267,27 +271,30 @@ def inpainting_benchmark(model, diffusion, cfg, # a trained digits run, as `load
                          seed:int=0,            # the same seed for every row
                          n_show:int=6,          # completions kept for the figure, per mask
                          log=print,             # one line per row
+                         on_row=None,           # called with the record so far after each row (e.g. to save it)
                         )->dict:                # rows (mask, resample, accuracy, seconds, ...), baselines, examples
     "Classifier accuracy of RePaint's completions of held-out digits against their true labels, per mask and R, with times."
-    rows, base, shows = [], {}, {}
-    for kind in MASK_KINDS:
-        m = digit_masks(kind, len(x), x.shape[-1], seed)
-        base[kind] = _accuracy(clf, torch.where(m.bool(), x, torch.full_like(x, -1)), labels)  # unknown = background
-        shows[kind] = dict(input=_hex(x[:n_show]), mask=_hex(m[:n_show] * 2 - 1))
-        for R in resamples:
+    masks = {kind: digit_masks(kind, len(x), x.shape[-1], seed) for kind in MASK_KINDS}
+    res = dict(rows=[], true=_accuracy(clf, x, labels), n=len(x), seed=seed,
+               sampler=dict(sampler=sampler, steps=steps, eta=eta, jump=jump),
+               masked_only={k: _accuracy(clf, torch.where(m.bool(), x, torch.full_like(x, -1)), labels)   # filled = background
+                            for k, m in masks.items()},
+               examples={k: dict(input=_hex(x[:n_show]), mask=_hex(m[:n_show] * 2 - 1)) for k, m in masks.items()})
+    for R in resamples:                       # R outer: a stopped run still has every mask at the smaller R
+        for kind, m in masks.items():
             t0, c0 = time.time(), time.process_time()
             out = repaint(model, diffusion, x, m, resample=R, jump=jump, sampler=sampler, steps=steps, eta=eta,
                           pred=cfg.pred, var=cfg.var, seed=seed)
+            keep = m.bool().expand_as(x)
             row = dict(mask=kind, resample=R, jump=jump, accuracy=_accuracy(clf, out, labels),
                        seconds=round(time.time() - t0, 1), cpu_seconds=round(time.process_time() - c0, 1),
                        model_calls=reverse_moves(jump_schedule(steps, jump, R)),
-                       known_exact=bool((out[m.bool().expand_as(x)] == x[m.bool().expand_as(x)]).all()),
-                       load=round(os.getloadavg()[0], 1))
-            rows.append(row)
-            shows[kind][f'R={R}'] = _hex(out[:n_show])
+                       known_exact=bool(torch.equal(out[keep], x[keep])), load=round(os.getloadavg()[0], 1))
+            res['rows'].append(row)
+            res['examples'][kind][f'R={R}'] = _hex(out[:n_show])
             log(f"{kind} R={R}: accuracy {row['accuracy']:.3f}, {row['seconds']} s, load {row['load']}")
-    return dict(rows=rows, masked_only=base, true=_accuracy(clf, x, labels), examples=shows,
-                sampler=dict(sampler=sampler, steps=steps, eta=eta, jump=jump), n=len(x), seed=seed)
+            if on_row is not None: on_row(res)
+    return res
 
 def sdedit_benchmark(model, diffusion, cfg, x:Tensor, labels:Tensor, clf, # as for `inpainting_benchmark`
                      strengths=(0.0, 0.25, 0.5, 0.75, 1.0), sampler:str='ddim', steps:int=50, eta:float=1.0,
@@ -310,7 +317,8 @@ def inpainting_markdown(res:dict)->str:
     lines = [head, '|' + '---|' * (2 + len(_Rs(res)))]
     for kind in MASK_KINDS:
         rows = sorted((r for r in res['rows'] if r['mask'] == kind), key=lambda r: r['resample'])
-        cells = [f"{r['accuracy']:.3f} ({r['seconds']:.0f} s)" for r in rows]
+        got = {r['resample']: f"{r['accuracy']:.3f} ({r['seconds']:.0f} s)" for r in rows}
+        cells = [got.get(R, '–') for R in _Rs(res)]
         lines.append(f"| {kind} | {res['masked_only'][kind]:.3f} | " + ' | '.join(cells) + ' |')
     calls = {r['resample']: r['model_calls'] for r in res['rows']}
     lines.append('| network calls | – | ' + ' | '.join(str(calls[R]) for R in _Rs(res)) + ' |')
@@ -336,6 +344,7 @@ def plot_inpainting(res:dict,   # the inpainting record (with `examples`)
     fig, axes = plt.subplots(len(ex), len(cols), figsize=(1.3 * len(cols) * 1.6, 1.45 * len(ex)), squeeze=False)
     for i, kind in enumerate(ex):
         for j, c in enumerate(cols):
+            if c not in ex[kind]: continue
             imgs = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(16, 16) for h in ex[kind][c]]
             axes[i, j].imshow(np.concatenate(imgs, 1), cmap='gray', vmin=0, vmax=255)
             axes[i, j].set_xticks([]); axes[i, j].set_yticks([])
@@ -344,3 +353,72 @@ def plot_inpainting(res:dict,   # the inpainting record (with `examples`)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=80)
     return fig
+
+# %% ../nbs/26_inpainting.ipynb #1a000061
+def check_edit_flags(inpaint:str=None, # --inpaint IMAGES.npy
+                     mask:str=None,    # --mask MASK.npy
+                     init:str=None,    # --init IMAGES.npy
+                     strength:float=None, # --strength
+                     resample:int=None,   # --resample
+                     jump:int=None,       # --jump
+                    )->str:            # "inpaint", "sdedit" or None (plain sampling)
+    "Which editing mode `ddpm_sample`'s flags ask for; every contradictory combination is one clear error, before anything is read."
+    if inpaint and init: raise ValueError('give --inpaint (fill a masked region) or --init (SDEdit), not both')
+    if mask and not inpaint: raise ValueError('--mask needs --inpaint IMAGES.npy (the images whose masked-out pixels to fill)')
+    if inpaint and not mask: raise ValueError('--inpaint needs --mask MASK.npy: (N or 1, 1, H, W), 1 = keep, 0 = fill')
+    for name, v in (('resample', resample), ('jump', jump)):
+        if v is not None and not inpaint: raise ValueError(f'--{name} applies to --inpaint only')
+        if v is not None and v < 1: raise ValueError(f'--{name} must be at least 1, got {v}')
+    if strength is not None and not init: raise ValueError('--strength needs --init IMAGES.npy (the images to edit)')
+    if strength is not None: _check_strength(strength, '--strength')
+    return 'inpaint' if inpaint else 'sdedit' if init else None
+
+# %% ../nbs/26_inpainting.ipynb #1a000064
+def read_npy(path,           # a .npy file
+             flag:str,       # the option it came from, for the message, e.g. "--inpaint"
+            )->'np.ndarray':
+    "Load a .npy array (no pickles) or fail with one line naming the flag and the file."
+    import numpy as np
+    path = Path(path)
+    if not path.is_file(): raise ValueError(f'{flag} {path}: no such file')
+    try: return np.load(path, allow_pickle=False)
+    except Exception as e:                     # a corrupt or non-.npy file: numpy raises several kinds
+        raise ValueError(f'{flag} {path}: not a readable .npy array ({type(e).__name__}: {e})') from None
+
+def check_unit_images(a,          # the array read from --inpaint / --init
+                      chw:tuple,  # the run's (C, H, W)
+                      flag:str,   # the option, for the message
+                     )->Tensor:   # float32 (N, C, H, W) in [0, 1]
+    "Validate images given to `ddpm_sample` as a float array (N, C, H, W) in [0, 1] matching the run's channels and size."
+    import numpy as np
+    a = np.asarray(a)
+    if a.ndim != 4 or tuple(a.shape[1:]) != tuple(chw) or a.shape[0] < 1:
+        raise ValueError(f'{flag}: images must have shape (N, {", ".join(map(str, chw))}) for this run, got {a.shape}')
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f'{flag}: images must be a float array in [0, 1] (what ddpm_sample --out X.npy writes), '
+                         f'got dtype {a.dtype}; for 8-bit images save x / 255')
+    if not np.isfinite(a).all(): raise ValueError(f'{flag}: images contain NaN or infinite values')
+    if a.min() < 0 or a.max() > 1:
+        raise ValueError(f'{flag}: image values must lie in [0, 1], got min {a.min():.4g}, max {a.max():.4g}')
+    return torch.from_numpy(a.astype(np.float32))
+
+# %% ../nbs/26_inpainting.ipynb #1a000067
+def edit_run(model, diffusion, cfg, # a trained DDPM run, as `load_run` returns it
+             mode:str,              # "inpaint" or "sdedit" (`check_edit_flags`)
+             images:Tensor,         # float32 (N, C, H, W) in [0, 1] (`check_unit_images`)
+             mask=None,             # inpaint: 0/1 array broadcastable to images, 1 = keep
+             strength:float=0.5,    # sdedit: in [0, 1]
+             resample:int=1,        # inpaint: R
+             jump:int=10,           # inpaint: j
+             **sample_kw,           # sampler, steps, eta, seed, device, batch_size, progress: as for `sample`
+            )->Tensor:              # (N, C, H, W) float32 in [0, 1] on the CPU; inpaint: kept pixels are `images`' own
+    "What `ddpm_sample --inpaint/--init` runs: RePaint or SDEdit on [0, 1] images, results on the [0, 1] scale."
+    if cfg.objective != 'ddpm':
+        raise ValueError(f'--inpaint and --init need a DDPM run; this one was trained with objective {cfg.objective!r}')
+    x = images * 2 - 1                                     # [0, 1] -> [-1, 1], the model's scale
+    kw = dict(pred=cfg.pred, var=cfg.var, **sample_kw)
+    if mode == 'sdedit':
+        return ((sdedit(model, diffusion, x, strength, **kw).float().cpu() + 1) / 2).clamp(0, 1)
+    keep = check_mask(mask, tuple(images.shape)).cpu()
+    out = (repaint(model, diffusion, x, keep, resample=resample, jump=jump, **kw).float().cpu() + 1) / 2
+    return torch.where(keep, images, out.clamp(0, 1))     # the kept pixels exactly as given, not their round trip
