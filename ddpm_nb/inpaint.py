@@ -36,8 +36,9 @@ def forward_jump(diffusion:Diffusion, # the schedule
                  t:int,               # the higher level to jump to, s < t <= T − 1
                  noise:Tensor=None,   # z ~ N(0, I) shaped like x; drawn when None
                 )->Tensor:            # x_t ~ q(x_t | x_s)
-    "Run the forward chain from level s up to level t in one draw (eq. 2): x_t = √(ᾱ_t/ᾱ_s) x_s + √(1 − ᾱ_t/ᾱ_s) z."
-    if not -1 <= s < t < diffusion.T: raise ValueError(f'need -1 <= s < t <= T-1 = {diffusion.T - 1}, got s={s}, t={t}')
+    "The forward chain from level s up to t in one draw (eq. 2): x_t = √(ᾱ_t/ᾱ_s) x_s + √(1 − ᾱ_t/ᾱ_s) z."
+    if not -1 <= s < t < diffusion.T:
+        raise ValueError(f'need -1 <= s < t <= T-1 = {diffusion.T - 1}, got s={s}, t={t}')
     ac = diffusion.alphas_cumprod
     ratio = float(ac[t] / ac[s]) if s >= 0 else float(ac[t])          # float64 ratio, ᾱ_{-1} := 1
     if noise is None: noise = torch.randn_like(x)
@@ -47,7 +48,7 @@ def paste(known:Tensor,  # values for the kept pixels, (B, ...)
           x:Tensor,      # values for the filled pixels, same shape
           mask:Tensor,   # bool, broadcastable: True = keep (take `known`), False = fill (take `x`)
          )->Tensor:
-    "m ⊙ known + (1 − m) ⊙ x (eq. 1) as a selection, so kept pixels are copied bit for bit (and a NaN in x cannot leak)."
+    "m ⊙ known + (1 − m) ⊙ x (eq. 1) as a selection: kept pixels copied bit for bit, no NaN leaks in from x."
     return torch.where(mask, known, x)
 
 # %% ../nbs/26_inpainting.ipynb #1a000014
@@ -55,7 +56,7 @@ def jump_schedule(steps:int,      # S, the number of steps the sampler visits
                   jump:int=10,    # j: how far each resampling goes back up, in sampler steps
                   resample:int=1, # R: how many times each resampled stretch of j steps is denoised (1: never)
                  )->list:         # positions 0..S in visiting order: 0 is the start x_T, S is x_0
-    "The positions a RePaint chain visits (eq. 3): down one step at a time, back up `jump` steps R − 1 times at every j-th step."
+    "The positions a RePaint chain visits (eq. 3): down one at a time, back up `jump`, R − 1 times per jump point."
     for name, v in (('steps', steps), ('jump', jump), ('resample', resample)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f'{name} must be a positive int, got {v!r}')
@@ -80,7 +81,8 @@ def check_mask(mask,        # 1 = keep, 0 = fill; (N or 1, 1, H, W) for images (
                shape:tuple, # the images' shape
               )->Tensor:    # bool, expanded (no copy) to `shape`
     "Validate an inpainting mask against images of `shape`: it must broadcast to them and hold only 0 and 1."
-    mask = torch.as_tensor(mask)
+    try: mask = torch.as_tensor(mask)
+    except (TypeError, ValueError, RuntimeError) as e: raise ValueError(f'mask must be a numeric 0/1 array ({e})') from None
     shape = torch.Size(shape)
     try: ok = mask.ndim == len(shape) and torch.broadcast_shapes(mask.shape, shape) == shape
     except RuntimeError: ok = False
@@ -105,7 +107,7 @@ def sampler_levels(T:int,              # the schedule's number of steps
     return timesteps(T, S, spacing if sampler == 'ddim' else 'uniform').tolist() + [-1]
 
 def _draws(sampler:str, eta:float, levels:list)->list:
-    "Does the reverse step out of position p add noise? The same rule as `sample`: DDPM not at t = 0, DDIM when σ > 0."
+    "Does the step out of position p add noise? As in `sample`: DDPM unless t = 0, DDIM when σ > 0."
     if sampler == 'ddpm': return [t > 0 for t in levels[:-1]]
     return [eta > 0 and tp >= 0 for tp in levels[1:]]
 
@@ -115,7 +117,7 @@ def _chunk_kwargs(kwargs:dict, lo:int, b:int, N:int)->dict:
 
 # %% ../nbs/26_inpainting.ipynb #1a000025
 def _repaint_chain(model, d, fns, x, x0, mask, levels, plan, draws, g, kwargs, bar=None)->Tensor:
-    "Walk `plan` (positions, eq. 3) from x = x_T: reverse steps merged with the known region (eq. 1), jumps (eq. 2)."
+    "Walk `plan` (eq. 3) from x = x_T: reverse steps merged with the known region (eq. 1), jumps (eq. 2)."
     t_in = {}                                                 # the network's (B,) step tensors, one per level
     for a, b in zip(plan[:-1], plan[1:]):
         if b == a + 1:                                        # down: one reverse step, then (1)
@@ -151,7 +153,7 @@ def repaint(model,                      # callable (x_t, t, **model_kwargs) -> o
             spacing:str='uniform',      # which steps DDIM visits
             **model_kwargs,             # passed to the model at every call, e.g. y=labels (N,) (sliced per chunk)
            )->Tensor:                   # completions (N, ...): x0 where mask is 1, bit for bit
-    "RePaint (Lugmayr et al. 2022): fill the masked-out pixels of x0 with samples of the model that agree with the kept ones."
+    "RePaint (Lugmayr et al. 2022): fill the masked-out pixels of x0 with model samples that agree with the kept ones."
     shape = batch_shape(None, x0)
     S = check_sample_options(sampler, diffusion.T, steps, eta, var, pred, None, batch_size)
     mask = check_mask(mask, shape)
@@ -273,7 +275,7 @@ def inpainting_benchmark(model, diffusion, cfg, # a trained digits run, as `load
                          log=print,             # one line per row
                          on_row=None,           # called with the record so far after each row (e.g. to save it)
                         )->dict:                # rows (mask, resample, accuracy, seconds, ...), baselines, examples
-    "Classifier accuracy of RePaint's completions of held-out digits against their true labels, per mask and R, with times."
+    "Classifier accuracy of RePaint's completions of held-out digits vs their true labels, per mask and R, timed."
     masks = {kind: digit_masks(kind, len(x), x.shape[-1], seed) for kind in MASK_KINDS}
     res = dict(rows=[], true=_accuracy(clf, x, labels), n=len(x), seed=seed,
                sampler=dict(sampler=sampler, steps=steps, eta=eta, jump=jump),
@@ -299,7 +301,7 @@ def inpainting_benchmark(model, diffusion, cfg, # a trained digits run, as `load
 def sdedit_benchmark(model, diffusion, cfg, x:Tensor, labels:Tensor, clf, # as for `inpainting_benchmark`
                      strengths=(0.0, 0.25, 0.5, 0.75, 1.0), sampler:str='ddim', steps:int=50, eta:float=1.0,
                      seed:int=0, log=print)->list:
-    "Per SDEdit strength: how often the classifier still sees the true class, RMS distance to the input ([0, 1] scale), time."
+    "Per SDEdit strength: how often the true class survives, RMS distance to the input ([0, 1] scale), time."
     rows = []
     for s in strengths:
         t0 = time.time()
@@ -341,14 +343,14 @@ def plot_inpainting(res:dict,   # the inpainting record (with `examples`)
     import numpy as np
     ex = res['examples']
     cols = ['input', 'mask'] + [f'R={R}' for R in _Rs(res)]
-    fig, axes = plt.subplots(len(ex), len(cols), figsize=(1.3 * len(cols) * 1.6, 1.45 * len(ex)), squeeze=False)
+    fig, axes = plt.subplots(len(ex), len(cols), figsize=(2.1 * len(cols), 0.75 * len(ex) + 0.3), squeeze=False)
     for i, kind in enumerate(ex):
         for j, c in enumerate(cols):
             if c not in ex[kind]: continue
             imgs = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(16, 16) for h in ex[kind][c]]
             axes[i, j].imshow(np.concatenate(imgs, 1), cmap='gray', vmin=0, vmax=255)
             axes[i, j].set_xticks([]); axes[i, j].set_yticks([])
-            if i == 0: axes[i, j].set_title(c.replace('R=1', 'R=1 (naive)'), fontsize=8)
+            if i == 0: axes[i, j].set_title('R=1 (naive)' if c == 'R=1' else c, fontsize=8)
         axes[i, 0].set_ylabel(kind, fontsize=8)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=80)
@@ -362,7 +364,7 @@ def check_edit_flags(inpaint:str=None, # --inpaint IMAGES.npy
                      resample:int=None,   # --resample
                      jump:int=None,       # --jump
                     )->str:            # "inpaint", "sdedit" or None (plain sampling)
-    "Which editing mode `ddpm_sample`'s flags ask for; every contradictory combination is one clear error, before anything is read."
+    "The editing mode `ddpm_sample`'s flags ask for; a contradictory combination is one clear error, before any reading."
     if inpaint and init: raise ValueError('give --inpaint (fill a masked region) or --init (SDEdit), not both')
     if mask and not inpaint: raise ValueError('--mask needs --inpaint IMAGES.npy (the images whose masked-out pixels to fill)')
     if inpaint and not mask: raise ValueError('--inpaint needs --mask MASK.npy: (N or 1, 1, H, W), 1 = keep, 0 = fill')
@@ -389,7 +391,7 @@ def check_unit_images(a,          # the array read from --inpaint / --init
                       chw:tuple,  # the run's (C, H, W)
                       flag:str,   # the option, for the message
                      )->Tensor:   # float32 (N, C, H, W) in [0, 1]
-    "Validate images given to `ddpm_sample` as a float array (N, C, H, W) in [0, 1] matching the run's channels and size."
+    "Validate images for `ddpm_sample`: a float array (N, C, H, W) in [0, 1] with the run's channels and size."
     import numpy as np
     a = np.asarray(a)
     if a.ndim != 4 or tuple(a.shape[1:]) != tuple(chw) or a.shape[0] < 1:
