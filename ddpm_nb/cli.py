@@ -22,6 +22,7 @@ from .checkpoint import load_run
 from .train import train, TrainingError
 from .data import DatasetNotFoundError
 from .sample import save_grid, parse_labels
+from .inpaint import check_edit_flags, check_unit_images, read_npy, check_mask, edit_run
 from . import evaluation
 
 # %% ../nbs/10_cli.ipynb #22189349
@@ -158,7 +159,7 @@ def _write_samples(x, out:Path):
 
 # %% ../nbs/10_cli.ipynb #a335b8eb
 def ddpm_sample(run:str,             # run directory written by ddpm_train
-                n:int=64,            # number of samples
+                n:int=64,            # number of samples (with --inpaint/--init: one output per input image instead)
                 sampler:str=None,    # DDPM runs: ddpm (ancestral, all T steps; default) or ddim; flow runs: euler (default) or heun
                 steps:int=None,      # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
                 eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
@@ -169,20 +170,37 @@ def ddpm_sample(run:str,             # run directory written by ddpm_train
                 label:str=None,      # class-conditional runs: a class (7), a comma list cycled (3,8) or all (0..K-1 cycled)
                 guidance:float=None, # with --label: guidance scale s, 0 unconditional, 1 conditional (default), 3 stronger
                 quiet:bool=False,    # no progress bar
+                inpaint:str=None,    # IMAGES.npy, float (N, C, H, W) in [0, 1]: fill the pixels where --mask is 0 (RePaint)
+                mask:str=None,       # MASK.npy, (N or 1, 1, H, W): 1 = keep, 0 = fill
+                resample:int=None,   # RePaint: times each stretch of --jump steps is denoised (default 1: none)
+                jump:int=None,       # RePaint: sampler steps per resampling jump (default 10)
+                init:str=None,       # IMAGES.npy, float (N, C, H, W) in [0, 1]: edit them with SDEdit
+                strength:float=None, # SDEdit: 0 returns the input, 1 is plain sampling (default 0.5)
                ):
-    "Draw samples from a trained run into a PNG grid or a .npy array."
+    "Draw samples from a trained run into a PNG grid or a .npy array; or inpaint (RePaint) or edit (SDEdit) images."
+    mode = check_edit_flags(inpaint, mask, init, strength, resample, jump)   # contradictions fail before any loading
     if n < 1:
         raise ValueError(f'--n must be at least 1, got {n}')
     if guidance is not None and label is None:
         raise ValueError('--guidance needs --label (the classes to guide towards), e.g. --label 3 --guidance 3')
     if guidance is not None and not guidance >= 0:
         raise ValueError(f'--guidance must be >= 0 (0: unconditional, 1: conditional, > 1: guided), got {guidance}')
+    if mode and label is not None:
+        raise ValueError('--label with --inpaint or --init is not supported yet; drop --label (a conditional run then '
+                         'edits with the null label, unguided)')
     dev = resolve_device(device)
     model, diffusion, cfg = load_run(run, device=dev)          # fails fast on a missing or corrupt run
     out = Path(out) if out else Path(run)/'samples.png'
     _check_out(out)
     C, S = model.cfg.in_channels, model.cfg.resolution
     sampler, steps = run_sampler(cfg, sampler, steps, eta)      # the run's objective decides which samplers apply
+    if mode:
+        x01 = _edit(mode, model, diffusion, cfg, (C, S, S), inpaint or init, mask, strength, resample, jump,
+                    sampler=sampler, steps=steps, eta=eta, seed=seed, device=dev, batch_size=batch_size, progress=not quiet)
+        atomic_write(out, lambda p: np.save(open(p, 'wb'), x01.numpy()) if out.suffix.lower() == '.npy'
+                     else save_grid(x01 * 2 - 1, p))                # .npy: the [0, 1] values as computed, kept pixels exact
+        print(f'{len(x01)} images ({"RePaint" if mode == "inpaint" else "SDEdit"}, {sampler}, {steps or diffusion.T} steps) -> {out}')
+        return out
     labels = None if label is None else parse_labels(label, n, model.cfg.num_classes)   # before anything is drawn
     x = sample_run(model, diffusion, cfg, (n, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=batch_size,
                    progress=not quiet, labels=labels, guidance=guidance)   # (n, C, S, S), in the labels' order
@@ -190,6 +208,18 @@ def ddpm_sample(run:str,             # run directory written by ddpm_train
     cls = '' if label is None else f', label {label}, guidance {1.0 if guidance is None else guidance:g}'
     print(f'{n} samples ({sampler}, {steps or diffusion.T} steps{cls}) -> {out}')
     return out
+
+def _edit(mode, model, diffusion, cfg, chw, images, mask, strength, resample, jump, **kw):
+    "Read and check the --inpaint/--init images (and --mask), then run RePaint or SDEdit: [0, 1] images (N, C, H, W)."
+    flag = '--inpaint' if mode == 'inpaint' else '--init'
+    x = check_unit_images(read_npy(images, flag), chw, flag)
+    m = None
+    if mode == 'inpaint':
+        m = read_npy(mask, '--mask')
+        try: check_mask(m, tuple(x.shape))
+        except ValueError as e: raise ValueError(f'--mask {mask}: {e}') from None
+    strength = 0.5 if strength is None else strength
+    return edit_run(model, diffusion, cfg, mode, x, m, strength, resample or 1, jump or 10, **kw)
 
 def sample_main():
     "Console entry point of ddpm_sample."
