@@ -29,10 +29,17 @@ def upscale(img, scale:int):
     return img.resize((img.width * scale, img.height * scale), Image.NEAREST)
 
 
-def hero_images(samples, trajectory, out=IMAGES, scale:int=3, gif_scale:int=4, n_gif:int=16, frame_ms:int=60)->tuple:
+def frame_indices(F:int, n:int=24)->list:
+    "n of the F trajectory frames, sparse where they are noise (the start) and dense where digits form (the end)."
+    if F <= n: return list(range(F))
+    return sorted({round((1 - (1 - k / (n - 1))**2) * (F - 1)) for k in range(n)})
+
+
+def hero_images(samples, trajectory, out=IMAGES, scale:int=3, gif_scale:int=3, n_gif:int=16, frame_ms:int=80)->tuple:
     "Write the upscaled grid of `samples` (N, C, H, W) and a GIF of `trajectory` (F, N, C, H, W); returns both paths."
     from ddpm_nb.sample import image_grid
     out = Path(out)
+    trajectory = [trajectory[i] for i in frame_indices(len(trajectory))]   # noise frames do not compress: few of them
     out.mkdir(parents=True, exist_ok=True)
     grid = out/'hero_samples.png'
     upscale(image_grid(samples, nrow=8), scale).save(grid, optimize=True)
@@ -70,7 +77,7 @@ def main(argv=None):
     ap.add_argument('--n', type=int, default=64, help='samples in the grid')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--scale', type=int, default=3, help='pixels per model pixel in the grid')
-    ap.add_argument('--gif_scale', type=int, default=4, help='pixels per model pixel in the GIF')
+    ap.add_argument('--gif_scale', type=int, default=3, help='pixels per model pixel in the GIF')
     ap.add_argument('--numbers', default='', help='the one line of measured numbers for the caption')
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -81,7 +88,7 @@ def main(argv=None):
     shape = (a.n, model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)   # (N, C, H, W)
     start = time.time()
     x0, traj = sample(model, d, shape, a.sampler, a.steps, seed=a.seed, return_trajectory=True,
-                      trajectory_every=max(1, (a.steps or d.T) // 40))
+                      trajectory_every=max(1, (a.steps or d.T) // 100))
     secs = time.time() - start
     grid, gif = hero_images(x0, traj, scale=a.scale, gif_scale=a.gif_scale)
     steps = a.steps or d.T
