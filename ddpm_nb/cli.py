@@ -159,8 +159,8 @@ def _write_samples(x, out:Path):
 # %% ../nbs/10_cli.ipynb #a335b8eb
 def ddpm_sample(run:str,             # run directory written by ddpm_train
                 n:int=64,            # number of samples
-                sampler:str=None,    # DDPM runs: ddpm (ancestral, all T steps; default) or ddim; flow runs: euler (default) or heun
-                steps:int=None,      # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
+                sampler:str=None,    # DDPM runs: dpmpp_2m (default; DPM-Solver++(2M), as good as ancestral at 20 steps), ddpm (ancestral), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+                steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                 eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
                 seed:int=0,          # random seed
                 out:str=None,        # output file: .png grid or .npy array (default RUN/samples.png)
@@ -194,8 +194,8 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               bpd:bool=False,         # compute bits/dim (with neither --bpd nor --quality: both)
               quality:bool=False,     # draw samples and score them
               n_samples:int=500,      # samples for the quality scores
-              sampler:str=None,       # DDPM runs: ddpm (all T steps; default) or ddim; flow runs: euler (default) or heun
-              steps:int=None,         # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
+              sampler:str=None,       # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+              steps:int=None,         # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
               var:str=None,           # reverse variance for the bound: fixedlarge (Ho et al.), fixedsmall; default: the run's learned one, else fixedlarge
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)
