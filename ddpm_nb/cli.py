@@ -159,7 +159,7 @@ def _write_samples(x, out:Path):
 # %% ../nbs/10_cli.ipynb #a335b8eb
 def ddpm_sample(run:str,             # run directory written by ddpm_train
                 n:int=64,            # number of samples
-                sampler:str=None,    # DDPM runs: dpmpp_2m (default; DPM-Solver++(2M), as good as ancestral at 20 steps), ddpm (ancestral), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+                sampler:str=None,    # DDPM runs: dpmpp_2m (default; DPM-Solver++(2M), the best at <= 25 network calls: 24_fast_samplers), ddpm (ancestral), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
                 steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                 eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
                 seed:int=0,          # random seed
