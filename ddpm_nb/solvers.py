@@ -19,7 +19,7 @@ from .sample import SAMPLERS, SPACINGS, timesteps
 def alpha_sigma(diffusion:Diffusion, # the schedule
                 t:int,               # a 0-based step; -1 is the data itself
                )->tuple:             # (α_t, σ_t, λ_t) as Python floats
-    "Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t) (eq. 1) at step t."
+    "Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t) (eq. 1)."
     if t < 0:
         return 1.0, 0.0, math.inf
     ab = diffusion.alphas_cumprod[t].item()
@@ -48,12 +48,12 @@ def dpmpp_2m_step(diffusion:Diffusion, # the schedule
                  )->Tensor:            # x at t_next
     "One step of DPM-Solver++(2M) (eq. 5), or of its first-order form (eq. 4, DDIM) without `x0_last`."
     if t_next < 0:
-        return x0_hat                                                # (4) with σ = 0, α = 1: the jump to the data
+        return x0_hat                                    # (4) with σ = 0, α = 1: the jump to the data
     _, s_s, l_s = alpha_sigma(diffusion, t)
     a_t, s_t, l_t = alpha_sigma(diffusion, t_next)
     h = l_t - l_s
     D = _second_order(diffusion, x0_hat, t, h, x0_last, t_last)
-    return (s_t / s_s) * x - (a_t * math.expm1(-h)) * D              # (4), (5): −expm1(−h) = 1 − e^{−h}
+    return (s_t / s_s) * x - (a_t * math.expm1(-h)) * D  # (4), (5): −expm1(−h) = 1 − e^{−h}
 
 # %% ../nbs/24_fast_samplers.ipynb #38120b4c
 def dpmpp_2m_sde_step(diffusion:Diffusion, # the schedule
@@ -62,7 +62,7 @@ def dpmpp_2m_sde_step(diffusion:Diffusion, # the schedule
                       t:int,               # the current 0-based step
                       t_next:int,          # the next step < t; -1 is the data
                       noise:Tensor,        # z ~ N(0, I) shaped like x (unused on the jump to the data)
-                      x0_last:Tensor=None, # x̂_0 of the step before; None: a first-order step (DDPM's posterior)
+                      x0_last:Tensor=None, # x̂_0 of the step before; None: first order (DDPM's posterior)
                       t_last:int=None,     # the step where x0_last was predicted, > t
                      )->Tensor:            # x at t_next
     "One step of the stochastic DPM-Solver++(2M) (eq. 6, diffusers' sde-dpmsolver++ with the midpoint rule)."
@@ -109,12 +109,13 @@ def karras_sigmas(sigma_min:float, # the smallest noise level, ς of the last no
 def nearest_steps(diffusion:Diffusion, # the schedule
                   sigmas:Tensor,       # noise levels ς, descending, (S,) with S <= T
                  )->list:              # S distinct 0-based steps, descending
-    "The steps whose ς is nearest each of `sigmas` in log ς, moved just enough to be distinct (the net sees whole steps)."
-    log_s = 0.5 * (torch.log1p(-diffusion.alphas_cumprod) - diffusion.alphas_cumprod.log()).cpu()   # log ς_t, rising
+    "The steps nearest `sigmas` in log ς, moved just enough to be distinct (the network sees whole steps)."
+    ab = diffusion.alphas_cumprod.cpu()
+    log_s = 0.5 * (torch.log1p(-ab) - ab.log())                      # log ς_t, rising with t
     t = (sigmas.log()[:, None] - log_s[None]).abs().argmin(1).tolist()
     for i in range(len(t) - 2, -1, -1):
         t[i] = max(t[i], t[i + 1] + 1)                               # from the bottom: strictly descending
-    return [min(v, diffusion.T - 1 - i) for i, v in enumerate(t)]    # and never above T-1 (still strictly descending)
+    return [min(v, diffusion.T - 1 - i) for i, v in enumerate(t)]    # never above T-1, still descending
 
 # %% ../nbs/24_fast_samplers.ipynb #413e0ff0
 SOLVER_SAMPLERS = SAMPLERS[2:]                                    # 'dpmpp_2m', 'dpmpp_2m_sde', 'heun'
@@ -124,28 +125,28 @@ DEFAULT_SPACING = dict(dpmpp_2m='logsnr', dpmpp_2m_sde='logsnr', heun='karras')
 def solver_timesteps(diffusion:Diffusion, # the schedule
                      steps:int,           # nodes visited (network calls of dpmpp_2m), 1 <= steps <= T
                      spacing:str,         # one of SOLVER_SPACINGS
-                    )->list:              # `steps` distinct 0-based steps, descending; the solve then jumps to the data
-    "Where a solver evaluates the network: `timesteps`' spacings, diffusers' linspace (eq. 10), even in λ, or Karras (eq. 9)."
+                    )->list:              # `steps` distinct 0-based steps, descending; then the data
+    "Where a solver calls the network: `timesteps`' spacings, diffusers' linspace (10), even in λ, or Karras (9)."
     T = diffusion.T
     if spacing not in SOLVER_SPACINGS:
         raise ValueError(f'unknown spacing {spacing!r}; choose one of {", ".join(SOLVER_SPACINGS)}')
     if spacing in SPACINGS:
         return timesteps(T, steps, spacing).tolist()
-    if spacing == 'linspace':                                     # (10): T-1 ... round((T-1)/S), then the data
+    if spacing == 'linspace':                                     # (10): T-1 ... round((T-1)/S)
         if steps >= T:
-            raise ValueError(f'spacing="linspace" visits at most T-1={T - 1} steps (it never visits t=0), got steps={steps}')
+            raise ValueError(f'spacing="linspace" visits at most T-1={T - 1} steps (never t=0), got steps={steps}')
         return np.linspace(0, T - 1, steps + 1).round()[::-1][:-1].astype(np.int64).tolist()
     s_min, s_max = varsigma(diffusion, 0), varsigma(diffusion, T - 1)
     if spacing == 'karras':
         return nearest_steps(diffusion, karras_sigmas(s_min, s_max, steps))
-    lam = torch.linspace(-math.log(s_max), -math.log(s_min), steps, dtype=torch.float64)   # λ = −log ς, evenly
+    lam = torch.linspace(-math.log(s_max), -math.log(s_min), steps, dtype=torch.float64)   # λ = −log ς
     return nearest_steps(diffusion, torch.exp(-lam))
 
 # %% ../nbs/24_fast_samplers.ipynb #9ecedd51
 def solver_nfe(sampler:str, # one of SOLVER_SAMPLERS (or "ddim")
                steps:int,   # nodes visited
               )->int:       # network evaluations
-    "Network evaluations of a solve: one per node, Heun two per node but the last (its jump to the data is Euler's)."
+    "Network calls of a solve: one per node; Heun two per node but the last (its jump to the data is Euler's)."
     return 2 * steps - 1 if sampler == 'heun' else steps
 
 def heun_steps(nfe:int)->int:
@@ -157,7 +158,7 @@ def denoise(model, diffusion:Diffusion, x:Tensor, t:Tensor, pred:str, clip:bool)
     "The data prediction x̂_0(x, t) from the network, whatever it predicts; clipped to [-1, 1] if `clip`."
     out = model(x, t)
     if out.shape[1] == 2 * x.shape[1]:
-        out = out[:, :x.shape[1]]                                      # a learned variance: unused by an ODE or SDE solve
+        out = out[:, :x.shape[1]]                        # a learned variance: unused by an ODE or SDE solve
     x0 = diffusion.predict_x0(out, x, t, pred)
     return x0.clamp(-1, 1) if clip else x0
 
@@ -172,13 +173,13 @@ def solver_chain(model,                 # callable (x_t, t) -> prediction shaped
                  every:int=1,           # record x after every k-th node and the last
                  record:bool=False,     # keep the frames
                 ):                      # a function (x_T, bar=None) -> (x_0, frames, x_T first)
-    "The chain function `sample` runs for a solver: the straight-line loop of (4)-(8) over `solver_timesteps`."
+    "The chain function `sample` runs for a solver: the loop of (4)-(8) over `solver_timesteps`."
     if sampler not in SOLVER_SAMPLERS:
         raise ValueError(f'unknown solver {sampler!r}; choose one of {", ".join(SOLVER_SAMPLERS)}')
     ts = solver_timesteps(diffusion, steps, spacing or DEFAULT_SPACING[sampler])
     nexts = ts[1:] + [-1]
     def chain(x, bar=None):
-        tt = [torch.full((len(x),), t, dtype=torch.long, device=x.device) for t in ts]   # the network's (B,) steps
+        tt = [torch.full((len(x),), t, dtype=torch.long, device=x.device) for t in ts]   # the net's (B,) steps
         frames, x0_last, t_last = [x], None, None
         for k, (t, t_next) in enumerate(zip(ts, nexts)):
             x0 = denoise(model, diffusion, x, tt[k], pred, clip)         # 1. the network's data prediction
@@ -187,15 +188,18 @@ def solver_chain(model,                 # callable (x_t, t) -> prediction shaped
                 x_euler = heun_step(diffusion, eps, x, t, t_next)
                 if t_next >= 0:
                     x0_e = denoise(model, diffusion, x_euler, tt[k + 1], pred, clip)
-                    x = heun_step(diffusion, eps, x, t, t_next, diffusion.predict_eps(x0_e, x_euler, tt[k + 1]))
+                    eps_e = diffusion.predict_eps(x0_e, x_euler, tt[k + 1])
+                    x = heun_step(diffusion, eps, x, t, t_next, eps_e)
                 else:
                     x = x_euler
             elif sampler == 'dpmpp_2m':
                 x = dpmpp_2m_step(diffusion, x0, x, t, t_next, x0_last, t_last)
             else:
-                z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) if t_next >= 0 else None
+                z = None
+                if t_next >= 0:
+                    z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
                 x = dpmpp_2m_sde_step(diffusion, x0, x, t, t_next, z, x0_last, t_last)
-            x0_last, t_last = x0, t                                      # 3. remember x̂_0 for the next correction
+            x0_last, t_last = x0, t                          # 3. remember x̂_0 for the next correction
             if record and ((k + 1) % every == 0 or k + 1 == len(ts)):
                 frames.append(x)
             if bar is not None:
