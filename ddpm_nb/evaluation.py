@@ -106,8 +106,8 @@ def evaluate_run(run,                 # run directory written by ddpm_train
                  split:str='test',    # split for bits/dim: test or train
                  n:int=None,          # images for bits/dim (None: the whole split)
                  n_samples:int=500,   # samples for the quality scores
-                 sampler:str=None,    # DDPM runs: ddpm (all T steps; default) or ddim; flow runs: euler (default) or heun
-                 steps:int=None,      # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
+                 sampler:str=None,    # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+                 steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                  eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like
                  var:str=None,        # reverse variance for the bound (None: the run's learned one, else fixedlarge)
                  clip:bool=True,      # clip x̂_0 in the bound (Ho et al. clip)
