@@ -80,6 +80,9 @@ def _print_quality(q:dict, sampler:str, steps:int):
             spread = f' ± {s["fdd_std"]:.1f}' if 'fdd_std' in s else ''
             print(f'  {name:9s} FDD {s["fdd"]:8.2f}{spread:7s}   confidence {s["confidence"]:.3f}   '
                   f'p>0.9 {s["confident_frac"]:.3f}   class entropy {s["class_entropy"]:.2f} bits (max 3.32)')
+            j = s['judge']                                                 # the stricter judge (11_digits_judge)
+            print(f'  {"":9s} judge: confidence {j["confidence"]:.3f}   p>=0.9 {j["confident"]:.3f}   '
+                  f'not a digit {j["not_digit"]:.3f}   precision {j["precision"]:.3f}   recall {j["recall"]:.3f} (k={j["k"]})')
         else:
             print(f'  {name:9s} FID {s["fid"]:8.2f}   IS {s["is_mean"]:.2f} ± {s["is_std"]:.2f}')
 
