@@ -97,7 +97,8 @@ def add_config_flags(p:argparse.ArgumentParser):
 # %% ../nbs/10_cli.ipynb #c5aa61f3
 def train_parser(prog:str='ddpm_train')->argparse.ArgumentParser:
     "ddpm_train's parser: --dataset, --out, --resume, --quiet and a flag per TrainConfig field (given ones count)."
-    p = argparse.ArgumentParser(prog=prog, description=ddpm_train.__doc__)
+    p = argparse.ArgumentParser(prog=prog, description='Train a DDPM (or a flow-matching model); with no arguments, '
+                                'the small digits DDPM, minutes on a CPU.')
     p.add_argument('--dataset', default=None,
                    help='data set, and the recipe that goes with it: digits (default), mnist, fashion_mnist, '
                         'cifar10, or folder:PATH')
