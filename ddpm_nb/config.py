@@ -27,13 +27,13 @@ class TrainConfig:
     dataset:str = 'digits'       # a name from ddpm_nb.data.DATASETS, or folder:PATH
     preset:str = 'digits'        # U-Net preset (ddpm_nb.unet.UNET_PRESETS)
     image_size:int|None = None   # resize images to this size (None: the data set's own)
-    objective:str = 'ddpm'       # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 17_flow_matching: pred 'v', loss 'simple')
+    objective:str = 'ddpm'       # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 17_flow_matching)
     cond:str = 'none'            # 'class': class-conditional on the data's labels (06_unet eq. 4; guided sampling, 25_guidance)
     p_uncond:float = 0.1         # cond 'class': probability that a training label is replaced by the null label ∅ (for CFG)
     T:int = 1000                 # diffusion steps (flow: the network sees t = s·(T − 1))
     schedule:str = 'linear'      # beta schedule (ddpm_nb.schedule.SCHEDULES); unused by flow runs
     pred:str = 'eps'             # what the network predicts (ddpm_nb.diffusion.PREDS)
-    var:str = 'fixedsmall'       # reverse variance (ddpm_nb.diffusion.VARS); learned_range doubles the output channels
+    var:str = 'fixedsmall'       # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs
     loss:str = 'simple'          # objective (ddpm_nb.diffusion.LOSSES): simple, vlb (true bound) or hybrid
     lr:float = 2e-3              # Adam learning rate after warm-up
     warmup:int = 100             # linear learning-rate warm-up steps
@@ -43,8 +43,8 @@ class TrainConfig:
     ema_decay:float = 0.995      # EMA decay of the weights used for sampling
     dropout:float|None = None    # override the preset's dropout
     amp:bool = True              # mixed precision on CUDA (bf16 where supported); ignored on CPU
-    channels_last:bool = False   # on CUDA, weights and batches in channels-last memory format; ignored elsewhere
-    compile:bool = False         # train through torch.compile(model) (checkpoints hold the plain module's weights)
+    channels_last:bool = False   # CUDA: weights and batches in channels-last format; ignored elsewhere
+    compile:bool = False         # train through torch.compile(model) (checkpoints: the plain weights)
     seed:int = 0                 # seeds the weights, the data order and every draw of t and ε
     device:str = 'auto'          # "auto" (cuda > mps > cpu), or any torch device string
     data_dir:str = 'data'        # where torchvision data sets are (or will be downloaded)
@@ -52,7 +52,7 @@ class TrainConfig:
     ckpt_every:int = 1000        # steps between checkpoints (also written at the end)
     sample_every:int = 0         # steps between sample grids (0: only at the end)
     n_samples:int = 64           # images in each sample grid
-    sample_steps:int = 100       # sampler steps for grids (DDPM runs: < T uses DDIM, deterministic; flow runs: Euler steps)
+    sample_steps:int = 100       # sampler steps for grids (DDPM runs: T is Algorithm 2, fewer the default sampler, dpmpp_2m; flow: Euler)
     max_bad_steps:int = 20       # stop after this many consecutive non-finite losses
 
 # %% ../nbs/09b_config.ipynb #f5b4521c
@@ -62,19 +62,19 @@ RECIPES = {
                   ckpt_every=5000, sample_every=10_000, log_every=100),
     'fashion_mnist': dict(dataset='fashion_mnist', preset='mnist', lr=2e-4, warmup=1000, steps=60_000,
                           ema_decay=0.9995, ckpt_every=5000, sample_every=10_000, log_every=100),
-    'cifar10': dict(dataset='cifar10', preset='cifar10', lr=2e-4, warmup=5000, steps=800_000, ema_decay=0.9999,
-                    ckpt_every=10_000, sample_every=50_000, log_every=100),
+    'cifar10': dict(dataset='cifar10', preset='cifar10', lr=2e-4, warmup=5000, steps=800_000,
+                    ema_decay=0.9999, ckpt_every=10_000, sample_every=50_000, log_every=100),
     'folder': dict(preset='cifar10', image_size=64, lr=2e-4, warmup=5000, steps=500_000, ema_decay=0.9999,
                    ckpt_every=10_000, sample_every=50_000, log_every=100),
 }
 
 def recipe(name:str, **overrides)->TrainConfig:
-    "The TrainConfig of a named recipe (RECIPES), with field overrides; objective='flow' without a pred gets pred='v'."
+    "The TrainConfig of recipe `name` (RECIPES) with field overrides; objective='flow' implies pred='v'."
     if name.startswith('folder:'):
         name, overrides = 'folder', {'dataset': name, **overrides}
     if name not in RECIPES:
         raise ValueError(f'unknown recipe {name!r}; choose one of {", ".join(RECIPES)} or folder:PATH')
-    implied = implied_settings(overrides.get('objective'))    # e.g. pred 'v', the only prediction flow matching trains
+    implied = implied_settings(overrides.get('objective'))    # e.g. pred 'v', all that flow matching trains
     return config_from_dict({**asdict(TrainConfig()), **RECIPES[name], **implied, **overrides})
 
 # %% ../nbs/09b_config.ipynb #b5a20715
@@ -149,7 +149,8 @@ def model_config(cfg:TrainConfig,     # the run's settings
     "The U-Net configuration for a training config: its preset fitted to the data's channels and size (and classes)."
     info = dataset_info(cfg.dataset, image_size=cfg.image_size)
     if info['kind'] != 'image':
-        raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, not a U-Net')
+        raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, '
+                         'not a U-Net')
     over = dict(in_channels=info['channels'], resolution=info['image_size'],
                 out_channels=info['channels'] * (2 if cfg.var == 'learned_range' else 1))
     if cfg.dropout is not None:
@@ -173,7 +174,8 @@ def read_config(run)->TrainConfig:
     "The TrainConfig saved in run directory `run` (config.json), validated."
     p = Path(run)/'config.json'
     if not p.is_file():
-        raise CheckpointError(f'{run}: no config.json — not a ddpm_nb run directory (train one with ddpm_train)')
+        raise CheckpointError(f'{run}: no config.json — not a ddpm_nb run directory '
+                              '(train one with ddpm_train)')
     try:
         d = json.loads(p.read_text())
     except json.JSONDecodeError as e:
@@ -186,9 +188,10 @@ def read_config(run)->TrainConfig:
         raise CheckpointError(str(e)) from None
 
 def merge_resume(saved:TrainConfig, new:TrainConfig, changed:set)->TrainConfig:
-    "The saved config with the explicitly `changed` fields of `new`; refuses changes that would alter the run."
+    "The saved config with the explicitly `changed` fields of `new`; refuses changes that alter the run."
     bad = sorted(k for k in changed if k not in RESUMABLE and getattr(new, k) != getattr(saved, k))
     if bad:
         raise ValueError(f'cannot change {bad} when resuming (saved: {[getattr(saved, k) for k in bad]}); '
-                         f'only {", ".join(RESUMABLE)} may change — start a new run with another --out instead')
+                         f'only {", ".join(RESUMABLE)} may change — start a new run with another --out '
+                         'instead')
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in changed if k in RESUMABLE})

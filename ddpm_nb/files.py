@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% ../nbs/09a_files.ipynb #d9d04692
 class CheckpointError(RuntimeError):
-    "A run directory or checkpoint file that cannot be used (missing, corrupt, or from another configuration)."
+    "A run directory or checkpoint file that cannot be used (missing, corrupt, or of another configuration)."
 
 def _fsync_dir(d:Path):
     "Make a rename in directory `d` durable (where the OS allows opening a directory)."
@@ -26,7 +26,8 @@ def atomic_write(path, write_fn):
     "Call `write_fn(tmp_path)`, fsync the result, and atomically rename it to `path`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')   # keep the suffix: writers infer formats from it
+    # keep the suffix: writers infer formats from it
+    tmp = path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')
     try:
         write_fn(tmp)
         with open(tmp, 'rb+') as f:
