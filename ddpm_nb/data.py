@@ -382,7 +382,6 @@ def image_scan_cache(root)->Path:
     key = hashlib.sha256(str(Path(root).expanduser().resolve()).encode()).hexdigest()[:16]
     return base/'ddpm_nb'/'image_scans'/f'{key}.json'
 
-
 # %% ../nbs/07_data.ipynb #5ca40005
 SCAN_CACHE_VERSION = 1  # bump when probe_image judges differently: older caches are then ignored
 
@@ -414,7 +413,6 @@ def _write_scan_cache(cache, entries:dict):
         with contextlib.suppress(OSError):  # the temporary file may not exist, or its folder not be one
             tmp.unlink()
 
-
 # %% ../nbs/07_data.ipynb #5ca40006
 def scan_images(files,              # image paths
                 cache=None,         # JSON file of earlier verdicts, keyed by path, size and mtime; None: no cache
@@ -432,7 +430,6 @@ def scan_images(files,              # image paths
     if cache is not None and todo:
         _write_scan_cache(cache, {p: [*s, verdicts[p]] for p, s in stamps.items() if s is not None})
     return verdicts
-
 
 # %% ../nbs/07_data.ipynb #5ca40009
 class BadImagesError(ValueError):
@@ -454,4 +451,3 @@ def check(self:ImageFolderDataset,
     more = f'; and {len(bad) - show} more' if len(bad) > show else ''
     raise BadImagesError(f'{len(bad)} of {len(self.files)} images under {str(self.root)!r} cannot be trained on: '
                          f'{listed}{more}; fix or remove them, or point folder: at a folder without them')
-

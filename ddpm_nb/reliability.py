@@ -12,7 +12,6 @@ from pathlib import Path
 
 from safetensors import SafetensorError
 
-
 # %% ../nbs/13_reliability.ipynb #9a4d0003
 WRITE_REASONS = {  # errno: (the reason in words, what to do about it)
     errno.ENOSPC: ('no space left on the device', 'free some space there'),
@@ -53,7 +52,6 @@ def writing(path, then:str=''):
     except (OSError, SafetensorError) as e:
         raise WriteError(path, e, then) from None
 
-
 # %% ../nbs/13_reliability.ipynb #9a4d0005
 def append_line(path, line:str):
     "Append `line` and a newline to text file `path` and fsync it; if that fails, cut the file back (no torn line) and raise WriteError."
@@ -81,7 +79,6 @@ def probe_writable(path, then:str=''):
         if not folder.is_dir(): raise NotADirectoryError(errno.ENOTDIR, 'not a folder', str(folder))
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         os.unlink(tmp)
-
 
 # %% ../nbs/13_reliability.ipynb #9a4d0007
 LOCK_FILE = '.lock'
@@ -125,7 +122,6 @@ class RunLock:
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
 
-
 # %% ../nbs/13_reliability.ipynb #9a4d0009
 TEMP_FILE = re.compile(r'\.(?P<stem>.+)\.tmp(?P<pid>\d+)(?P<suffix>\.[^.]+)?')   # atomic_write's .NAME.tmp<pid>.EXT
 
@@ -148,4 +144,3 @@ def remove_stale_temp_files(run)->list:
             p.unlink(missing_ok=True)
             removed.append(p.name)
     return removed
-
