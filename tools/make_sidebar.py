@@ -15,9 +15,9 @@ from execute_nbs import notebooks  # noqa: E402
 
 
 def reading_order(nbs_dir=ROOT/'nbs') -> list:
-    "Notebook file names: index.ipynb first, then numbered ones by number, then any others by name."
+    "Notebook file names: index.ipynb first, then numbered ones by number (09_train before 09a_files), then others by name."
     def key(p):
-        m = re.match(r'(\d+)_', p.name)
+        m = re.match(r'(\d+)[a-z]?_', p.name)   # a letter after the number: a part of that chapter, read after it
         return (p.stem != 'index', int(m.group(1)) if m else float('inf'), p.name)
     return [p.name for p in sorted(notebooks(nbs_dir), key=key)]
 
