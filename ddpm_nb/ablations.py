@@ -12,10 +12,13 @@ from pathlib import Path
 
 import torch
 
-from .train import TrainConfig, recipe, load_run, model_config, atomic_write
+from .config import TrainConfig, recipe, model_config
+from .checkpoint import load_run
+from .files import atomic_write
 from .data import get_dataset
 from .sample import sample
-from .evaluation import bpd_dataset, digits_quality, digits_classifier
+from .likelihood import bpd_dataset
+from .judge import digits_quality, digits_classifier
 
 # %% ../nbs/12_ablations.ipynb #ab000007
 ABLATIONS = {   # Ho et al. Table 2 (IS, FID on CIFAR-10) and Table 1 (NLL, bits/dim); '–' = unstable in the paper

@@ -207,9 +207,11 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               quiet:bool=False,       # no progress bars
              )->dict:                 # the report, as written to --out
     "Evaluate a trained run: bits/dim (exact sum over all T steps) and sample quality, with references (11_evaluation)."
-    return evaluation.ddpm_eval(run, split=split, n=n, bpd=bpd, quality=quality, n_samples=n_samples, sampler=sampler,
-                                steps=steps, eta=eta, var=var, no_clip=no_clip, batch_size=batch_size, seed=seed,
-                                dataset=dataset, data_dir=data_dir, out=out, device=device, quiet=quiet)
+    both = not (bpd or quality)                                           # no flag: everything the run has
+    return evaluation.evaluate_run(run, bpd=None if both else bpd, quality=both or quality, split=split, n=n,
+                                   n_samples=n_samples, sampler=sampler, steps=steps, eta=eta, var=var, clip=not no_clip,
+                                   batch_size=batch_size, seed=seed, dataset=dataset, data_dir=data_dir, out=out,
+                                   device=device, progress=not quiet)
 
 def eval_main():
     "Console entry point of ddpm_eval."

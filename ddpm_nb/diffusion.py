@@ -81,7 +81,13 @@ def to(self:Diffusion, device)->Diffusion:
 
 # %% ../nbs/02_forward.ipynb #19af4ae7
 @patch
-def _check_t(self:Diffusion, t, x:Tensor, name='t', lo=0)->Tensor:
+def check_t(self:Diffusion,
+            t,             # step indices: an int, or a tensor (B,) or scalar
+            x:Tensor,      # the batch they index, (B, ...)
+            name:str='t',  # what error messages call them
+            lo:int=0,      # the smallest valid index (-1 where it stands for x_0)
+           )->Tensor:     # (B,) long, on x's device
+
     "Validate step indices `t` for batch `x`: integer, shape (B,) or scalar, values in [lo, T-1]; returns a (B,) long tensor."
     t = torch.as_tensor(t, device=x.device)
     if t.is_floating_point() or t.dtype == torch.bool:
@@ -102,7 +108,7 @@ def _check_t(self:Diffusion, t, x:Tensor, name='t', lo=0)->Tensor:
 @patch
 def q_mean_variance(self:Diffusion, x0:Tensor, t:Tensor):
     "Mean, variance and log-variance of q(x_t | x_0) (eq. 2)."
-    t = self._check_t(t, x0)
+    t = self.check_t(t, x0)
     mean = extract(self.sqrt_alphas_cumprod, t, x0.shape, x0.dtype) * x0
     var = extract(1.0 - self.alphas_cumprod, t, x0.shape, x0.dtype)
     return mean, var, extract(self.log_one_minus_alphas_cumprod, t, x0.shape, x0.dtype)
@@ -118,7 +124,7 @@ def q_sample(self:Diffusion,
              noise:Tensor=None,  # ε ~ N(0, I) shaped like x0; drawn when None
             )->Tensor:           # x_t, same shape as x0
     "Sample q(x_t | x_0) in closed form (eq. 3)."
-    t = self._check_t(t, x0)
+    t = self.check_t(t, x0)
     if noise is None: noise = torch.randn_like(x0)
     elif noise.shape != x0.shape:
         raise ValueError(f'noise shape {tuple(noise.shape)} must equal x0 shape {tuple(x0.shape)}')
@@ -129,7 +135,7 @@ def q_sample(self:Diffusion,
 @patch
 def q_step(self:Diffusion, x_prev:Tensor, t:Tensor, noise:Tensor=None)->Tensor:
     "One forward kernel: x_t ~ q(x_t | x_{t-1}) (eq. 1), with `t` the 0-based index of the new step."
-    t = self._check_t(t, x_prev)
+    t = self.check_t(t, x_prev)
     if noise is None: noise = torch.randn_like(x_prev)
     return (extract(self.alphas.sqrt(), t, x_prev.shape, x_prev.dtype) * x_prev
             + extract(self.betas.sqrt(), t, x_prev.shape, x_prev.dtype) * noise)
@@ -144,7 +150,7 @@ def q_posterior(self:Diffusion,
     "Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0) (eqs. 3-4)."
     if x0.shape != xt.shape:
         raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
-    t = self._check_t(t, xt)
+    t = self.check_t(t, xt)
     mean = (extract(self.posterior_mean_coef1, t, xt.shape, xt.dtype) * x0
             + extract(self.posterior_mean_coef2, t, xt.shape, xt.dtype) * xt)
     return (mean, extract(self.posterior_variance, t, xt.shape, xt.dtype),
@@ -169,7 +175,7 @@ def vb_term(self:Diffusion,
             discrete:bool=True,  # L_0 with the 8-bit discretized decoder (else a continuous Gaussian density)
            )->Tensor:            # L_{t-1} (t > 0) or L_0 (t = 0), nats per dimension, (B,)
     "One term of the bound (eq. 4) per example: the KL to the posterior for t > 0, the decoder NLL at t = 0."
-    t = self._check_t(t, xt)
+    t = self.check_t(t, xt)
     true_mean, _, true_logvar = self.q_posterior(x0, xt, t)
     log_variance = log_variance.expand_as(mean)
     kl = normal_kl(true_mean, true_logvar, mean, log_variance).flatten(1).mean(1)
@@ -227,7 +233,7 @@ def predict_x0(self:Diffusion,
               )->Tensor:            # the implied estimate of x_0
     "Convert a prediction of ε, x_0, v or μ̃ into an estimate of x_0 (eqs. 1-2)."
     _check_choice(pred, PREDS, 'pred')
-    return _x0_hat(_Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False)
+    return _x0_hat(_Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False)
 
 # %% ../nbs/05_parameterizations.ipynb #cfe16745
 def _eps_from(c, x0:Tensor, xt:Tensor)->Tensor: return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
@@ -235,12 +241,12 @@ def _eps_from(c, x0:Tensor, xt:Tensor)->Tensor: return (c('sqrt_recip_alphas_cum
 @patch
 def predict_eps(self:Diffusion, x0:Tensor, xt:Tensor, t:Tensor)->Tensor:
     "The noise ε implied by an estimate of x_0 (eq. 1 solved for ε)."
-    return _eps_from(_Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), x0, xt)
+    return _eps_from(_Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), x0, xt)
 
 @patch
 def get_v(self:Diffusion, x0:Tensor, noise:Tensor, t:Tensor)->Tensor:
     "The velocity target v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (eq. 2)."
-    t = self._check_t(t, x0)
+    t = self.check_t(t, x0)
     c = lambda a: extract(a, t, x0.shape, x0.dtype)
     return c(self.sqrt_alphas_cumprod) * noise - c(self.sqrt_one_minus_alphas_cumprod) * x0
 
@@ -276,7 +282,7 @@ def p_mean_variance(self:Diffusion,
                    )->dict:                 # mean, variance, log_variance, pred_x0
     "The model's reverse kernel p(x_{t-1} | x_t) = N(mean, variance) (eq. 3, Ho et al. §3.2)."
     _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
-    c, frac = _Coefs(self, self._check_t(t, xt), xt.ndim, xt.dtype), None
+    c, frac = _Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), None
     if var == 'learned_range': model_output, frac = _split_learned(model_output, xt)
     mean, pred_x0 = _mean_x0(c, model_output, xt, pred, clip)
     log_variance = _log_variance(c, var, frac)
@@ -348,7 +354,7 @@ def ddpm_step(self:Diffusion,
              )->Tensor:              # x_{t-1}
     "One ancestral sampling step x_t -> x_{t-1} (eq. 7, Algorithm 2); no noise is added at t = 0."
     _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
-    c = self._ddpm_coefs(self._check_t(t, xt), xt.ndim, xt.dtype, var)
+    c = self._ddpm_coefs(self.check_t(t, xt), xt.ndim, xt.dtype, var)
     if noise is None: noise = torch.randn_like(xt)
     return _ddpm_update(c, model_output, xt, noise, pred, var, clip)
 
@@ -382,7 +388,7 @@ def ddim_step(self:Diffusion,
              )->Tensor:            # x_{t_prev}
     "One DDIM step x_t -> x_{t_prev} (eq. 8, Song et al. 2021)."
     _check_choice(pred, PREDS, 'pred')
-    t, t_prev = self._check_t(t, xt), self._check_t(t_prev, xt, 't_prev', lo=-1)
+    t, t_prev = self.check_t(t, xt), self.check_t(t_prev, xt, 't_prev', lo=-1)
     if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t for every example')
     if noise is None and eta > 0: noise = torch.randn_like(xt)
     return _ddim_update(self._ddim_coefs(t, t_prev, eta, xt.ndim, xt.dtype), model_output, xt, noise, pred, clip)
@@ -401,11 +407,11 @@ def reverse_steps(self:Diffusion,
     "`ddpm_step` (or, given `t_prev`, `ddim_step`) at each of the steps `t` in turn, checked once, coefficients gathered once."
     _check_choice(pred, PREDS, 'pred'); _check_choice(var, VARS, 'var')
     t = torch.atleast_1d(torch.as_tensor(t, device=x.device))
-    t = self._check_t(t, t)
+    t = self.check_t(t, t)
     if t_prev is None:
         c, update = self._ddpm_coefs(t, x.ndim, x.dtype, var), partial(_ddpm_update, pred=pred, var=var, clip=clip)
     else:
-        t_prev = self._check_t(torch.atleast_1d(torch.as_tensor(t_prev, device=x.device)), t, 't_prev', lo=-1)
+        t_prev = self.check_t(torch.atleast_1d(torch.as_tensor(t_prev, device=x.device)), t, 't_prev', lo=-1)
         if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t at every step')
         c, update = self._ddim_coefs(t, t_prev, eta, x.ndim, x.dtype), partial(_ddim_update, pred=pred, clip=clip)
     return [partial(update, c.row(k)) for k in range(len(t))]

@@ -13,7 +13,7 @@ from torch import Tensor
 from fastcore.basics import patch
 from .diffusion import Diffusion, PREDS, extract
 from .sample import timesteps, infer_device, diffusion_on, eval_mode, batch_shape, make_generator
-from .ddim import _alpha_bar, _eps_hat, _check_data
+from .ddim import alpha_bar, eps_hat, check_data
 
 # %% ../nbs/16_score.ipynb #5c0e0006
 def score_from_eps(diffusion:Diffusion, # the schedule
@@ -21,7 +21,7 @@ def score_from_eps(diffusion:Diffusion, # the schedule
                    t:Tensor,            # 0-based steps, (B,)
                   )->Tensor:            # ∇ log q(x_t), same shape
     "The score implied by a noise prediction, −ε/√(1−ᾱ_t) (eq. 1)."
-    t = diffusion._check_t(t, eps)
+    t = diffusion.check_t(t, eps)
     return -eps / extract(diffusion.sqrt_one_minus_alphas_cumprod, t, eps.shape, eps.dtype)
 
 # %% ../nbs/16_score.ipynb #5c0e0008
@@ -107,7 +107,7 @@ def _varsigma(d:Diffusion, t:int)->float:
 def _field(d:Diffusion, model, y:Tensor, t:int, pred:str)->Tensor:
     "The right-hand side of (5), ε_θ(√ᾱ_t y, t), at the 0-based step t."
     tt = torch.full((len(y),), t, dtype=torch.long, device=y.device)
-    return _eps_hat(d, model, _alpha_bar(d, tt, y).sqrt() * y, tt, pred)
+    return eps_hat(d, model, alpha_bar(d, tt, y).sqrt() * y, tt, pred)
 
 def pf_ode_sample(model,                    # callable (x_t, t) -> prediction shaped like x_t; t a LongTensor (B,) of 0-based steps
                   diffusion:Diffusion,      # the schedule the model was trained with
@@ -175,7 +175,7 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
                       device=None,          # default: the model's parameters', else x's device
                      )->dict:               # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
     "log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ from step 0 to T-1."
-    _check_data(x, 'x')
+    check_data(x, 'x')
     for v, ok, name in ((solver, SOLVERS, 'solver'), (trace, TRACES, 'trace'), (pred, PREDS, 'pred')):
         if v not in ok: raise ValueError(f'unknown {name} {v!r}; choose one of {", ".join(ok)}')
     S = diffusion.T if steps is None else steps
@@ -206,7 +206,7 @@ def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction sh
 # %% ../nbs/16_score.ipynb #5c0e0036
 def pf_ode_bpd(model,                  # callable (x_t, t) -> prediction shaped like x_t
                diffusion:Diffusion,    # the schedule the model was trained with
-               x:Tensor,               # 8-bit images (B, C, H, W) in [-1, 1], see `evaluation.check_8bit`
+               x:Tensor,               # 8-bit images (B, C, H, W) in [-1, 1], see `likelihood.check_8bit`
                steps:int=100,          # ODE nodes (NFE 2(steps-1) with Heun, each with one VJP per probe)
                solver:str='heun',      # one of SOLVERS
                trace:str='hutchinson', # one of TRACES ("exact" costs D VJPs per evaluation)
@@ -215,7 +215,7 @@ def pf_ode_bpd(model,                  # callable (x_t, t) -> prediction shaped 
                **kwargs,               # spacing, pred, device: passed to `pf_ode_likelihood`
               )->dict:                 # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
     "An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly dequantized data (eq. 8)."
-    from ddpm_nb.evaluation import check_8bit
+    from ddpm_nb.likelihood import check_8bit
     check_8bit(x)
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype).to(x.device)
     r = pf_ode_likelihood(model, diffusion, x + (u - 0.5) * (2 / 255), steps, solver=solver, trace=trace, n_probes=n_probes, seed=seed, **kwargs)
