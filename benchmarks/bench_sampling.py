@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The cost of the sampling loop itself: `ddpm_nb.sample.sample` against the same number of bare network calls.
 
-For the ancestral sampler (all T steps) and DDIM (50 steps) it prints the ratio
+For the ancestral sampler (all T steps), DDIM (50 steps) and the fast solvers of nbs/24_fast_samplers.ipynb
+(DPM-Solver++(2M), its SDE variant and Heun, 20 steps; Heun calls the network 2S-1 times) it prints the ratio
 
     wall time of sample(...)  /  wall time of S forward passes of the same batch        (S = steps visited)
 
@@ -9,7 +10,9 @@ which is 1 for a loop that costs nothing besides the network; ddpm_nb's target i
 of the same overhead come with it: the wall time of the loop over the time spent inside the network during that
 very loop (forward hooks; CPU only), and the loop driven by a stub network that returns a cached tensor (the
 sampler's own work, per step). diffusers' DDPMPipeline and DDIMPipeline on the same weights (converted with
-`ddpm_nb.interop.to_diffusers`) are timed the same way. If the overhead exceeds 3%, a cProfile of the stub loop
+`ddpm_nb.interop.to_diffusers`) are timed the same way, and for the DPM-Solver++ pair the DDPMPipeline loop with
+diffusers' DPMSolverMultistepScheduler (algorithm_type dpmsolver++ / sde-dpmsolver++; diffusers' Heun scheduler
+expects EDM-scaled inputs, which DDPMPipeline does not give it, so Heun has no diffusers column). If the overhead exceeds 3%, a cProfile of the stub loop
 shows where it goes. See benchmarks/README.md.
 
     python benchmarks/bench_sampling.py                  # CPU: the small "digits" network, batch 4
@@ -23,6 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import _common as C
 from ddpm_nb.diffusion import Diffusion
 from ddpm_nb.sample import sample, timesteps
+from ddpm_nb.solvers import DEFAULT_SPACING, solver_nfe, solver_timesteps
 from ddpm_nb.schedule import beta_schedule
 from ddpm_nb.unet import UNet, count_params, unet_preset
 
@@ -69,7 +73,7 @@ def diffusers_pipes(model, d, device, tmp):
     "DDPM and DDIM pipelines of diffusers on our weights, or (None, reason)."
     try:
         import diffusers
-        from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline
+        from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DPMSolverMultistepScheduler
         from ddpm_nb.interop import to_diffusers
     except ImportError as e: return None, f'{type(e).__name__}: {e}'
     diffusers.utils.logging.set_verbosity_error(); diffusers.utils.logging.disable_progress_bar()
@@ -77,8 +81,11 @@ def diffusers_pipes(model, d, device, tmp):
     ddpm = DDPMPipeline.from_pretrained(path).to(device)
     # DDIM with the same schedule; "trailing" spacing visits T-1 first, like our "uniform" (the step count is what matters)
     ddim = DDIMPipeline(unet=ddpm.unet, scheduler=DDIMScheduler.from_config(ddpm.scheduler.config, timestep_spacing='trailing'))
-    for p in (ddpm, ddim): p.set_progress_bar_config(disable=True)
-    return dict(ddpm=ddpm, ddim=ddim), None
+    # DPM-Solver++(2M) and its SDE variant: diffusers' own scheduler with its defaults, in the same pipeline loop
+    dpm = {k: DDPMPipeline(unet=ddpm.unet, scheduler=DPMSolverMultistepScheduler.from_config(ddpm.scheduler.config, algorithm_type=a))
+           for k, a in (('dpmpp_2m', 'dpmsolver++'), ('dpmpp_2m_sde', 'sde-dpmsolver++'))}
+    for p in (ddpm, ddim, *dpm.values()): p.set_progress_bar_config(disable=True)
+    return dict(ddpm=ddpm, ddim=ddim, **dpm), None
 
 
 def measure(cases:dict, rounds:int, device, budget:C.Budget, min_rounds:int=1)->dict:
@@ -111,7 +118,7 @@ def profile_stub(d, shape, stub, device, sampler, steps)->tuple:
     s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats('tottime').print_stats(12)
     lines = [l for l in s.getvalue().splitlines() if l.strip()][-13:]
     with OpCount() as oc: sample(stub, d, shape, sampler, steps, seed=0, device=device)
-    S = steps or d.T
+    S = solver_nfe(sampler, steps) if steps else d.T
     return dict(total_s=total, check_t_s=check, check_t_calls=ncheck, top='\n'.join(lines),
                 ops_per_step=sum(oc.n.values()) / S, syncs_per_step=sum(oc.n[k] for k in SYNCS) / S,
                 ops=dict(oc.n.most_common()))
@@ -124,6 +131,8 @@ def main(argv=None):
     ap.add_argument('--batch', type=int, help='samples per chain batch (default: 4 on CPU, 128 on CUDA)')
     ap.add_argument('--T', type=int, default=1000, help='diffusion steps (default 1000)')
     ap.add_argument('--ddim-steps', type=int, default=50, help='steps of the DDIM run (default 50)')
+    ap.add_argument('--solver-steps', type=int, default=20, help='steps of the fast solvers (default 20)')
+    ap.add_argument('--samplers', default='ddim,dpmpp_2m,dpmpp_2m_sde,heun,ddpm', help='which samplers, comma-separated')
     ap.add_argument('--repeats', type=int, default=2, help='rounds of the T-step runs (DDIM gets 3x as many; default 2)')
     C.add_run_args(ap, budget_cpu=230)
     ap.add_argument('--no-diffusers', action='store_true', help="skip diffusers' pipelines")
@@ -147,6 +156,13 @@ def main(argv=None):
     x = torch.randn(shape, device=device)
     mk = lambda ts: [torch.full((B,), int(i), dtype=torch.long, device=device) for i in ts]
     t_ddpm, t_ddim = mk(timesteps(a.T, a.T)), mk(timesteps(a.T, a.ddim_steps))
+    def solver_calls(s):
+        "The steps at which a solver calls the network, in order (Heun: each node, and the next one for its second slope)."
+        ts = solver_timesteps(d, a.solver_steps, DEFAULT_SPACING[s])
+        return [t for k, t in enumerate(ts) for t in ((t, ts[k + 1]) if s == 'heun' and k + 1 < len(ts) else (t,))]
+    runs = dict(ddim=(a.ddim_steps, t_ddim), ddpm=(a.T, t_ddpm),
+                **{s: (a.solver_steps, mk(solver_calls(s))) for s in ('dpmpp_2m', 'dpmpp_2m_sde', 'heun')})
+    runs = {s: runs[s] for s in a.samplers.split(',')}
     with torch.inference_mode(): cached = model(x, t_ddpm[0]).clone()
     stub = lambda x_t, t: cached                       # a network that costs nothing: what is left is the loop
 
@@ -161,16 +177,16 @@ def main(argv=None):
     if pipes: forward_block(dcall, x, [t[0] for t in t_ddim]); pipes['ddim'](batch_size=B, num_inference_steps=a.ddim_steps)
 
     res = {}
-    for sampler, steps, ts in (('ddim', a.ddim_steps, t_ddim), ('ddpm', a.T, t_ddpm)):
-        S = len(ts)
+    for sampler, (steps, ts) in runs.items():
+        S = len(ts)                                    # network calls: steps, or 2 steps - 1 for Heun
         print(f'{sampler}: {S} steps')
         cases = {'sample': ((lambda r, s=sampler, k=steps: sample(model, d, shape, s, k, seed=r)), hook),
                  'forwards': ((lambda r, ts=ts: forward_block(model, x, ts)), hook),
                  'stub loop': ((lambda r, s=sampler, k=steps: sample(stub, d, shape, s, k, seed=r, device=device)), None)}
-        if pipes:
+        if pipes and sampler in pipes:
             cases['diffusers pipeline'] = ((lambda r, p=pipes[sampler], S=S: p(
                 batch_size=B, generator=torch.Generator(device).manual_seed(r), num_inference_steps=S, output_type='pt')), ph)
-        rounds = a.repeats * (3 if sampler == 'ddim' else 1)
+        rounds = a.repeats * (1 if sampler == 'ddpm' else 3)
         m = measure(cases, rounds, device, budget)
         w = {k: statistics.median(v['wall']) for k, v in m.items()}
         r = dict(steps=S, raw=m, wall={k: C.stats(v['wall']) for k, v in m.items()},
@@ -181,7 +197,7 @@ def main(argv=None):
             r['ratio_in_loop'] = statistics.median(a_ / b_ for a_, b_ in zip(m['sample']['wall'], m['sample']['in_net']))
             # the same ratio for the bare forward loop: the zero point of this method (hooks, Python call overhead)
             r['forwards_in_loop'] = statistics.median(a_ / b_ for a_, b_ in zip(m['forwards']['wall'], m['forwards']['in_net']))
-        if pipes:
+        if 'diffusers pipeline' in w:
             r['pipeline_vs_sample'] = w['diffusers pipeline'] / w['sample']
             if m['diffusers pipeline']['in_net']:
                 r['pipeline_in_loop'] = statistics.median(
@@ -192,7 +208,7 @@ def main(argv=None):
               + (f'{r["ratio_in_loop"]:.4f} (in-loop, wall / time inside the network; {r["forwards_in_loop"]:.4f} for the '
                  'bare forward loop); ' if 'ratio_in_loop' in r else '')
               + f'{r["ratio_stub"]:.4f} (1 + stub loop / forwards)')
-        if pipes:
+        if 'pipeline_vs_sample' in r:
             print(f'  diffusers pipeline / our sample = {r["pipeline_vs_sample"]:.3f}'
                   + (f'; pipeline wall / time inside its network = {r["pipeline_in_loop"]:.4f}' if 'pipeline_in_loop' in r else ''))
         worst = max(r['ratio_direct'], r.get('ratio_in_loop', 0), r['ratio_stub'])
@@ -212,7 +228,7 @@ def main(argv=None):
         C.write_json(a.json, dict(script='bench_sampling', environment=env, preset=preset, batch=B, T=a.T,
                                   diffusers=why_not or 'timed', results=res))
     if not a.no_readme:
-        rows = ['| sampler | steps S | forward ms/step | sampler work µs/step (stub) | sample ÷ S forwards (direct) '
+        rows = ['| sampler | network calls S | forward ms/step | sampler work µs/step (stub) | sample ÷ S forwards (direct) '
                 '| wall ÷ time in network (in-loop) | 1 + stub ÷ forwards | diffusers pipeline ÷ our sample | pipeline wall ÷ time in its network |',
                 '|---|--:|--:|--:|--:|--:|--:|--:|--:|']
         f = lambda r, k, p='.3f': format(r[k], p) if k in r else '—'

@@ -22,6 +22,7 @@ from .checkpoint import load_run
 from .train import train, TrainingError
 from .data import DatasetNotFoundError
 from .sample import save_grid
+from .inpaint import check_edit_flags, check_unit_images, read_npy, check_mask, edit_run
 from . import evaluation
 
 # %% ../nbs/10_cli.ipynb #22189349
@@ -157,17 +158,24 @@ def _write_samples(x, out:Path):
 
 # %% ../nbs/10_cli.ipynb #a335b8eb
 def ddpm_sample(run:str,             # run directory written by ddpm_train
-                n:int=64,            # number of samples
-                sampler:str=None,    # DDPM runs: ddpm (ancestral, all T steps; default) or ddim; flow runs: euler (default) or heun
-                steps:int=None,      # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
+                n:int=64,            # number of samples (with --inpaint/--init: one output per input image instead)
+                sampler:str=None,    # DDPM runs: dpmpp_2m (default; DPM-Solver++(2M), the best at <= 25 network calls: 24_fast_samplers), ddpm (ancestral), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+                steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                 eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
                 seed:int=0,          # random seed
                 out:str=None,        # output file: .png grid or .npy array (default RUN/samples.png)
                 device:str='auto',   # auto, cpu, cuda, mps
                 batch_size:int=256,  # samples per forward pass
                 quiet:bool=False,    # no progress bar
+                inpaint:str=None,    # IMAGES.npy, float (N, C, H, W) in [0, 1]: fill the pixels where --mask is 0 (RePaint)
+                mask:str=None,       # MASK.npy, (N or 1, 1, H, W): 1 = keep, 0 = fill
+                resample:int=None,   # RePaint: times each stretch of --jump steps is denoised (default 1: none)
+                jump:int=None,       # RePaint: sampler steps per resampling jump (default 10)
+                init:str=None,       # IMAGES.npy, float (N, C, H, W) in [0, 1]: edit them with SDEdit
+                strength:float=None, # SDEdit: 0 returns the input, 1 is plain sampling (default 0.5)
                ):
-    "Draw samples from a trained run into a PNG grid or a .npy array."
+    "Draw samples from a trained run into a PNG grid or a .npy array; or inpaint (RePaint) or edit (SDEdit) images."
+    mode = check_edit_flags(inpaint, mask, init, strength, resample, jump)   # contradictions fail before any loading
     if n < 1:
         raise ValueError(f'--n must be at least 1, got {n}')
     dev = resolve_device(device)
@@ -175,12 +183,35 @@ def ddpm_sample(run:str,             # run directory written by ddpm_train
     out = Path(out) if out else Path(run)/'samples.png'
     _check_out(out)
     C, S = model.cfg.in_channels, model.cfg.resolution
+    if mode and sampler is None and cfg.objective == 'ddpm':
+        sampler = 'ddpm'                                        # RePaint and SDEdit run on DDPM or DDIM steps
     sampler, steps = run_sampler(cfg, sampler, steps, eta)      # the run's objective decides which samplers apply
+    if mode and sampler not in ('ddpm', 'ddim'):
+        raise ValueError(f'--{"inpaint" if mode == "inpaint" else "init"} runs on ddpm or ddim steps, not --sampler {sampler}')
+    if mode:
+        x01 = _edit(mode, model, diffusion, cfg, (C, S, S), inpaint or init, mask, strength, resample, jump,
+                    sampler=sampler, steps=steps, eta=eta, seed=seed, device=dev, batch_size=batch_size, progress=not quiet)
+        atomic_write(out, lambda p: np.save(open(p, 'wb'), x01.numpy()) if out.suffix.lower() == '.npy'
+                     else save_grid(x01 * 2 - 1, p))                # .npy: the [0, 1] values as computed, kept pixels exact
+        print(f'{len(x01)} images ({"RePaint" if mode == "inpaint" else "SDEdit"}, {sampler}, {steps or diffusion.T} steps) -> {out}')
+        return out
     x = sample_run(model, diffusion, cfg, (n, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=batch_size,
                    progress=not quiet)                          # (n, C, S, S)
     _write_samples(x, out)
     print(f'{n} samples ({sampler}, {steps or diffusion.T} steps) -> {out}')
     return out
+
+def _edit(mode, model, diffusion, cfg, chw, images, mask, strength, resample, jump, **kw):
+    "Read and check the --inpaint/--init images (and --mask), then run RePaint or SDEdit: [0, 1] images (N, C, H, W)."
+    flag = '--inpaint' if mode == 'inpaint' else '--init'
+    x = check_unit_images(read_npy(images, flag), chw, flag)
+    m = None
+    if mode == 'inpaint':
+        m = read_npy(mask, '--mask')
+        try: check_mask(m, tuple(x.shape))
+        except ValueError as e: raise ValueError(f'--mask {mask}: {e}') from None
+    strength = 0.5 if strength is None else strength
+    return edit_run(model, diffusion, cfg, mode, x, m, strength, resample or 1, jump or 10, **kw)
 
 def sample_main():
     "Console entry point of ddpm_sample."
@@ -193,8 +224,8 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               bpd:bool=False,         # compute bits/dim (with neither --bpd nor --quality: both)
               quality:bool=False,     # draw samples and score them
               n_samples:int=500,      # samples for the quality scores
-              sampler:str=None,       # DDPM runs: ddpm (all T steps; default) or ddim; flow runs: euler (default) or heun
-              steps:int=None,         # sampler steps (default: T for ddpm, 50 for ddim, 20 for euler and heun)
+              sampler:str=None,       # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
+              steps:int=None,         # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
               var:str=None,           # reverse variance for the bound: fixedlarge (Ho et al.), fixedsmall; default: the run's learned one, else fixedlarge
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)

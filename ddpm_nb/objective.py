@@ -37,8 +37,11 @@ class Objective(Protocol):
 class DDPMObjective:
     "Algorithm 1: ε (or x_0, v, μ) regression at t ~ U{0..T-1} on the `Diffusion` of the run's beta schedule."
     name, title, implies = 'ddpm', 'DDPM', {}
-    samplers = {'ddpm': lambda cfg: None,                 # ancestral sampling, all T steps (Algorithm 2)
-                'ddim': lambda cfg: min(50, cfg.T)}       # 15_ddim
+    samplers = {'dpmpp_2m': lambda cfg: min(20, cfg.T),   # the default: best quality at <= 25 NFE on digits (24_fast_samplers)
+                'ddpm': lambda cfg: None,                 # ancestral sampling, all T steps (Algorithm 2)
+                'ddim': lambda cfg: min(50, cfg.T),       # 15_ddim
+                'dpmpp_2m_sde': lambda cfg: min(20, cfg.T),   # 24_fast_samplers
+                'heun': lambda cfg: min(10, cfg.T)}       # 24_fast_samplers: 10 Karras steps, 19 network calls
     def check(self, cfg, source:str):
         pass                                              # pred, var and loss are checked against PREDS, VARS, LOSSES
     def build(self, cfg)->Diffusion:
@@ -48,7 +51,7 @@ class DDPMObjective:
     def loss_label(self, cfg)->str:
         return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb'}[cfg.loss]
     def grid_sampler(self, cfg)->str:
-        return 'ddpm' if cfg.sample_steps == cfg.T else 'ddim'
+        return 'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))   # all T steps: Algorithm 2
     def check_sampling(self, cfg, sampler:str, steps, eta):
         check_sample_options(sampler, cfg.T, steps, eta, cfg.var, cfg.pred)
     def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor:
@@ -112,8 +115,8 @@ def _run_samplers()->dict:
 RUN_SAMPLERS = _run_samplers()       # objective -> its samplers, the default first
 
 def run_sampler(cfg,               # the run's TrainConfig: its objective decides which samplers apply
-                sampler:str=None,  # ddpm or ddim (DDPM runs), euler or heun (flow runs); None: ddpm, or euler
-                steps:int=None,    # None: all T for ddpm, min(50, T) for ddim, 20 for euler and heun
+                sampler:str=None,  # DDPM runs: dpmpp_2m, ddpm, ddim, dpmpp_2m_sde, heun; flow runs: euler, heun; None: the first
+                steps:int=None,    # None: the sampler's default (DDPMObjective.samplers, FlowObjective.samplers)
                 eta:float=0.0,     # DDIM noise; flow runs have none
                )->tuple:           # (sampler, steps), checked
     "The sampler and number of steps for sampling a run, defaults filled in; a sampler of the other objective is refused."

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from .diffusion import Diffusion, PREDS, VARS
+from .solvers import SOLVER_SAMPLERS, ODE_SAMPLERS, SOLVER_STEPS, SOLVER_SPACINGS, DEFAULT_SPACING
+from .solvers import solver_timesteps, solver_chain
 
 # %% ../nbs/08_sampling.ipynb #72a70624
 SPACINGS = ('uniform', 'quadratic', 'leading')
@@ -62,12 +64,12 @@ def eval_mode(model):
         for m, training in modes: m.training = training
 
 # %% ../nbs/08_sampling.ipynb #1a6d31c6
-SAMPLERS = ('ddpm', 'ddim')
+SAMPLERS = ('ddpm', 'ddim') + SOLVER_SAMPLERS      # the solvers: dpmpp_2m, dpmpp_2m_sde, heun (24_fast_samplers)
 
 def check_sample_options(sampler:str, # one of SAMPLERS
                          T:int,       # the schedule's number of steps
-                         steps:int,   # steps to visit: None or T for "ddpm"; 1..T for "ddim"
-                         eta:float,   # DDIM noise, >= 0
+                         steps:int,   # steps to visit: None or T for "ddpm"; 1..T for the others
+                         eta:float,   # DDIM noise, >= 0; must be 0 for the ODE solvers (they have none)
                          var:str,     # one of VARS
                          pred:str,    # one of PREDS
                          every:int=None,      # trajectory_every: a positive int or None
@@ -81,10 +83,18 @@ def check_sample_options(sampler:str, # one of SAMPLERS
         raise ValueError(f'sampler="ddpm" runs all T={T} steps of Algorithm 2, got steps={steps}; for fewer steps '
                          'use sampler="ddim" (with eta=1.0 for DDPM-like stochastic steps)')
     if not eta >= 0: raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta}')
+    if sampler in SOLVER_SAMPLERS and eta != 0:
+        noise = 'is deterministic' if sampler in ODE_SAMPLERS else 'draws its own noise (the reverse SDE)'
+        raise ValueError(f'eta={eta} is DDIM\'s noise, which sampler={sampler!r} ignores: it {noise}; leave eta out')
+    if sampler != 'ddpm' and steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
+                                                    or not 1 <= steps <= T):
+        raise ValueError(f'steps must be an int between 1 and T={T} for sampler={sampler!r} '
+                         f'(a sampler cannot visit more steps than the model has), got {steps!r}')
     for name, v in (('trajectory_every', every), ('batch_size', batch_size)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ValueError(f'{name} must be a positive int or None, got {v!r}')
-    return T if steps is None else steps
+    if steps is None: return SOLVER_STEPS if sampler in SOLVER_SAMPLERS else T
+    return steps
 
 def _plan(sampler, T, steps, spacing, eta, every, record)->list:
     "Per step of (3), in visiting order: (t, t_prev, draws noise?, recorded?) as Python ints and bools."
@@ -161,18 +171,25 @@ def start_chunks(shape:tuple,              # (N, C, H, W) or (N, D), checked by 
         b = min(bs, N - lo)
         yield x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
 
-def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, record, **step_kw):
-    "Run (3) for all N samples, `batch_size` at a time; returns x_0 and, if `record`, the frames (F, N, ...) on the CPU."
+def _plan_chain(model, d:Diffusion, plan:list, g:torch.Generator, **step_kw):
+    "A chain function (x_T, bar) -> (x_0, frames) that runs (3) along `plan`, its step functions built for the first chunk."
+    steps = []
+    def chain(x, bar=None):
+        if not steps: steps.extend(_chain_steps(d, x, plan, **step_kw))   # every chunk has x's dtype and ndim
+        return _run_chain(model, steps, x, plan, g, bar=bar)
+    return chain
+
+def _sample_chunks(model, chain, shape, x_T, g, device, batch_size, n_steps, progress, record):
+    "Run `chain` for all N samples, `batch_size` at a time; returns x_0 and, if `record`, the frames (F, N, ...) on the CPU."
     N, bs = shape[0], batch_size or shape[0]
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=math.ceil(N / bs) * len(plan), desc='sampling')
-    xs, trajs, steps = [], [], None
+        bar = tqdm(total=math.ceil(N / bs) * n_steps, desc='sampling')
+    xs, trajs = [], []
     with eval_mode(model), torch.inference_mode():
         for x in start_chunks(shape, x_T, g, device, batch_size):     # lazy: each draw follows the previous chunk's chain
-            if steps is None: steps = _chain_steps(d, x, plan, **step_kw)   # every chunk has x's dtype and ndim
-            x, frames = _run_chain(model, steps, x, plan, g, bar=bar)
+            x, frames = chain(x, bar)
             xs.append(x)
             if record: trajs.append(torch.stack(frames).cpu())       # (F, b, ...)
     if bar is not None: bar.close()
@@ -182,9 +199,9 @@ def _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, 
 def sample(model,                        # callable (x_t, t) -> output shaped like x_t; t is a LongTensor (B,) of 0-based steps
            diffusion:Diffusion,          # the schedule the model was trained with (not moved or modified)
            shape:tuple=None,             # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
-           sampler:str='ddpm',           # one of SAMPLERS: "ddpm" (Algorithm 2, all T steps) or "ddim"
-           steps:int=None,               # steps visited: None or T for "ddpm"; 1..T for "ddim" (None: all T)
-           eta:float=0.0,                # DDIM noise: 0 deterministic, 1 DDPM-like; unused by "ddpm"
+           sampler:str='ddpm',           # one of SAMPLERS: "ddpm" (Algorithm 2, all T steps), "ddim", or a solver of 24
+           steps:int=None,               # steps visited: None or T for "ddpm"; 1..T (None: all T for "ddim", 20 for solvers)
+           eta:float=0.0,                # DDIM noise: 0 deterministic, 1 DDPM-like; unused by "ddpm", refused by solvers
            var:str='fixedsmall',         # DDPM reverse variance: "fixedsmall" (β̃_t) or "fixedlarge" (β_t); unused by "ddim"
            pred:str='eps',               # what the model predicts: one of PREDS
            clip:bool=True,               # clip x̂_0 at every step and the result to [-1, 1]; False for unbounded data
@@ -196,16 +213,24 @@ def sample(model,                        # callable (x_t, t) -> output shaped li
            progress:bool=False,          # show a tqdm progress bar
            x_T:Tensor=None,              # the starting noise, shaped `shape`; drawn from the generator when None
            batch_size:int=None,          # run the chains in chunks of this many samples; None: all at once
-           spacing:str='uniform',        # which steps DDIM visits: one of SPACINGS, see `timesteps`
+           spacing:str=None,             # which steps are visited: SPACINGS (`timesteps`; None: "uniform"), solvers: 24
           )->Tensor|tuple:               # x_0 (N, ...) on `device`; with return_trajectory (x_0, frames (F, N, ...) on the CPU)
-    "Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM or DDIM steps."
+    "Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM, DDIM or a fast solver's steps."
     shape = batch_shape(shape, x_T)
     n_steps = check_sample_options(sampler, diffusion.T, steps, eta, var, pred, trajectory_every, batch_size)
-    plan = _plan(sampler, diffusion.T, n_steps, spacing, eta, trajectory_every or math.ceil(n_steps / 50), return_trajectory)
+    every = trajectory_every or math.ceil(n_steps / 50)
     device = infer_device(model, x_T, diffusion, device)
     d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
-    x0, traj = _sample_chunks(model, d, shape, x_T, plan, g, device, batch_size, progress, return_trajectory,
-                              sampler=sampler, eta=eta, var=var, pred=pred, clip=clip)
+    if sampler in SOLVER_SAMPLERS:                     # 24_fast_samplers
+        sp = spacing or DEFAULT_SPACING[sampler]
+        if sp not in SPACINGS + SOLVER_SPACINGS:
+            raise ValueError(f'unknown spacing {sp!r}; choose one of {", ".join(SPACINGS + SOLVER_SPACINGS)}')
+        ts = timesteps(diffusion.T, n_steps, sp).tolist() if sp in SPACINGS else solver_timesteps(d, n_steps, sp)
+        chain = solver_chain(model, d, sampler, ts, pred, clip, g, every, return_trajectory)
+    else:
+        plan = _plan(sampler, diffusion.T, n_steps, spacing or 'uniform', eta, every, return_trajectory)
+        chain = _plan_chain(model, d, plan, g, sampler=sampler, eta=eta, var=var, pred=pred, clip=clip)
+    x0, traj = _sample_chunks(model, chain, shape, x_T, g, device, batch_size, n_steps, progress, return_trajectory)
     if clip: x0 = x0.clamp(-1, 1)
     if not return_trajectory: return x0
     traj[-1] = x0.cpu()                                # the last frame is exactly the returned sample

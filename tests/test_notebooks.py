@@ -46,7 +46,7 @@ def test_modules_match_notebooks(tmp_path):
 
 
 def test_notebooks_are_clean(tmp_path):
-    "Every notebook is as `nbdev_clean` leaves it (no outputs, execution counts or stray metadata)."
+    "Every notebook is as `nbdev_clean` leaves it: outputs kept, no execution counts or stray metadata."
     _copy_project(tmp_path)
     _nbdev('nbdev_clean', tmp_path)
     dirty = [p.name for p in NBS if (tmp_path/'nbs'/p.name).read_bytes() != p.read_bytes()]
