@@ -40,8 +40,8 @@ def load_tensors(path, device='cpu')->tuple:
             meta = json.loads((f.metadata() or {}).get('ddpm_nb', '{}'))
             return {k: f.get_tensor(k) for k in f.keys()}, meta
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f'{path}: not a readable safetensors checkpoint ({e}); '
-                              'it may be truncated or corrupt — use an earlier checkpoint or retrain') from None
+        msg = f'{path}: not a readable safetensors checkpoint ({e}); '
+        raise CheckpointError(msg + 'it may be truncated or corrupt — use an earlier checkpoint or retrain') from None
 
 # %% ../nbs/09d_checkpoint.ipynb #a9f2552b
 def rng_state()->tuple:
@@ -53,7 +53,8 @@ def rng_state()->tuple:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     tensors['rng.numpy'] = torch.from_numpy(keys.astype(np.int64))
     version, internal, gauss = random.getstate()
-    meta = dict(numpy=[kind, int(pos), int(has_gauss), float(cached)], python=[version, list(internal), gauss])
+    meta = dict(numpy=[kind, int(pos), int(has_gauss), float(cached)],
+                python=[version, list(internal), gauss])
     return tensors, meta
 
 def set_rng_state(tensors:dict, meta:dict):
@@ -69,7 +70,7 @@ def set_rng_state(tensors:dict, meta:dict):
 
 # %% ../nbs/09d_checkpoint.ipynb #0ae131ff
 def plain_module(m:nn.Module)->nn.Module:
-    "The module under a `torch.compile` wrapper (or `m` itself): its state_dict keys carry no `_orig_mod.` prefix."
+    "The module under a `torch.compile` wrapper (or `m` itself): its state_dict keys have no `_orig_mod.`."
     return getattr(m, '_orig_mod', m)
 
 def training_state(step:int,                     # optimisation steps completed
@@ -89,8 +90,8 @@ def training_state(step:int,                     # optimisation steps completed
             tensors[f'opt.{i}.{k}'] = torch.as_tensor(v)
     rng_tensors, rng_meta = rng_state()
     tensors.update(rng_tensors)
-    meta = dict(step=step, config=asdict(cfg), unet=asdict(model.cfg), rng=rng_meta, param_groups=osd['param_groups'],
-                **(extra or {}))
+    meta = dict(step=step, config=asdict(cfg), unet=asdict(model.cfg), rng=rng_meta,
+                param_groups=osd['param_groups'], **(extra or {}))
     return tensors, meta
 
 # %% ../nbs/09d_checkpoint.ipynb #b36d91c1
@@ -102,10 +103,12 @@ def check_same_model(path, model:nn.Module, meta:dict):
     try:
         saved = UNetConfig(**saved)
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f'{path}: its model description is not one this version understands ({e})') from None
+        msg = f'{path}: its model description is not one this version understands ({e})'
+        raise CheckpointError(msg) from None
     if saved != model.cfg:
         diff = {k: (v, getattr(model.cfg, k)) for k, v in asdict(saved).items() if getattr(model.cfg, k) != v}
-        raise CheckpointError(f'{path}: checkpoint is for another model configuration (saved vs expected: {diff})')
+        raise CheckpointError(f'{path}: checkpoint is for another model configuration '
+                              f'(saved vs expected: {diff})')
 
 def load_module_weights(path,              # the file the tensors came from (named in errors)
                         module:nn.Module,  # where to load them (a torch.compile wrapper is fine)
@@ -120,13 +123,13 @@ def load_module_weights(path,              # the file the tensors came from (nam
     missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
     bad = [k for k in want if k in sd and sd[k].shape != want[k].shape]
     if missing or extra or bad:
-        raise CheckpointError(f'{path}: weights do not fit this model (missing {missing[:3]}, unexpected {extra[:3]}, '
-                              f'wrong shape {bad[:3]}); was it written for another preset?')
+        raise CheckpointError(f'{path}: weights do not fit this model (missing {missing[:3]}, '
+                              f'unexpected {extra[:3]}, wrong shape {bad[:3]}); was it written for another preset?')
     module.load_state_dict(sd)
 
 # %% ../nbs/09d_checkpoint.ipynb #4674edb1
 def restore_training_state(path, model, ema, opt, tensors:dict, meta:dict)->int:
-    "Load a `training_state` checkpoint into model, EMA and optimiser, and restore the RNGs; returns the step."
+    "Load a `training_state` checkpoint into model, EMA and optimiser; restore the RNGs; returns the step."
     check_same_model(path, model, meta)
     load_module_weights(path, model, tensors, 'model.')
     load_module_weights(path, ema, tensors, 'ema.')
@@ -150,7 +153,7 @@ def _unet_config(run:Path)->UNetConfig:
 def load_run(run,                # a run directory written by `train`
              device='cpu',       # where to put the model
              weights:str='ema',  # "ema" (model.safetensors, for sampling) or "raw" (last.safetensors)
-            )->tuple:            # (model in eval mode, Diffusion or FlowMatching (objective 'flow'), TrainConfig)
+            )->tuple:            # (model in eval mode, Diffusion (or FlowMatching for a flow run), TrainConfig)
     "Rebuild (model, diffusion, config) from a run directory alone."
     run = Path(run)
     if not run.is_dir():

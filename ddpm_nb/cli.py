@@ -29,7 +29,7 @@ from . import evaluation
 USER_ERRORS = (ValueError, CheckpointError, DatasetNotFoundError, TrainingError, OSError)   # OSError: WriteError, a missing file, …
 
 def _normalise(argv:list, sep:str='_')->list:
-    "Accept --data-dir and --data_dir alike: every long flag's name is respelled with `sep` (its parser's spelling)."
+    "Accept --data-dir and --data_dir alike: each long flag's name is respelled with `sep`, as its parser has it."
     out = []
     for a in argv:
         if a.startswith('--'):
@@ -39,7 +39,7 @@ def _normalise(argv:list, sep:str='_')->list:
     return out
 
 def _parser(func)->tuple:
-    "(parser, flag separator) of command `func`: ddpm_train's is generated from TrainConfig, the others' from docments."
+    "(parser, flag separator) of command `func`: ddpm_train's from TrainConfig, the others' from docments."
     return (train_parser(), '-') if func is ddpm_train else (anno_parser(func), '_')
 
 def run_cli(func, argv:list=None, prog:str=None):
@@ -59,7 +59,8 @@ def run_cli(func, argv:list=None, prog:str=None):
         sys.exit(2)
 
 # %% ../nbs/10_cli.ipynb #c979367d
-CLI_ONLY = ('dataset',)     # TrainConfig fields whose flag ddpm_train declares itself (--dataset also picks the recipe)
+# TrainConfig fields whose flag ddpm_train declares itself (--dataset also picks the recipe)
+CLI_ONLY = ('dataset',)
 
 def flag(name:str)->str:
     "The command-line spelling of TrainConfig field `name`: --batch-size for batch_size."
@@ -71,12 +72,12 @@ def _value_type(tp):
     return args[0] if args else tp
 
 def field_choices(name:str)->tuple|None:
-    "The values TrainConfig field `name` may take, when it is a choice (objective, schedule, pred, var, loss, preset)."
+    "The values TrainConfig field `name` may take, if it is a choice (objective, schedule, pred, var, loss, preset)."
     return tuple(OBJECTIVES) if name == 'objective' else FIELD_CHOICES.get(name)
 
 # %% ../nbs/10_cli.ipynb #9375f71f
 def add_config_flags(p:argparse.ArgumentParser):
-    "One flag per TrainConfig field: type, choices and help from its annotation and comment; bools get --x and --no-x."
+    "A flag per TrainConfig field: type, choices and help from its annotation and comment; bools: --x and --no-x."
     docs, default = docments(TrainConfig), TrainConfig()
     for f in fields(TrainConfig):
         if f.name in CLI_ONLY:
@@ -95,11 +96,12 @@ def add_config_flags(p:argparse.ArgumentParser):
 
 # %% ../nbs/10_cli.ipynb #c5aa61f3
 def train_parser(prog:str='ddpm_train')->argparse.ArgumentParser:
-    "ddpm_train's parser: --dataset, --out, --resume, --quiet, and one flag per TrainConfig field; only given flags count."
-    p = argparse.ArgumentParser(prog=prog, description=ddpm_train.__doc__)
+    "ddpm_train's parser: --dataset, --out, --resume, --quiet and a flag per TrainConfig field (given ones count)."
+    p = argparse.ArgumentParser(prog=prog, description='Train a DDPM (or a flow-matching model); with no arguments, '
+                                'the small digits DDPM, minutes on a CPU.')
     p.add_argument('--dataset', default=None,
-                   help='data set, and the recipe that goes with it: digits (default), mnist, fashion_mnist, cifar10, '
-                        'or folder:PATH')
+                   help='data set, and the recipe that goes with it: digits (default), mnist, fashion_mnist, '
+                        'cifar10, or folder:PATH')
     p.add_argument('--out', default=None, help='run directory (default runs/DATASET)')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its last checkpoint')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -121,13 +123,13 @@ def _default_out(name:str)->Path:
     "runs/DATASET; for folder:PATH, runs/ and the folder's name."
     return Path('runs') / (Path(name.split(':', 1)[-1]).name if name.startswith('folder:') else name)
 
-def ddpm_train(dataset:str=None,   # data set and its recipe: digits (default), mnist, fashion_mnist, cifar10, or folder:PATH
+def ddpm_train(dataset:str=None,   # data set and recipe: digits (default), mnist, fashion_mnist, cifar10, folder:PATH
                out:str=None,       # run directory (default runs/DATASET)
                resume:bool=False,  # continue the run in --out from its last checkpoint
                quiet:bool=False,   # no progress bar
-               **settings,         # TrainConfig fields (and no_<bool field>=True to turn one off), as the flags give them
+               **settings,         # TrainConfig fields (and no_<bool field>=True to turn one off), as flags give them
               ):
-    "Train a DDPM (or a flow-matching model); with no arguments, the small digits DDPM in a few minutes on a CPU."
+    "Train a DDPM (or a flow-matching model); with no arguments the small digits DDPM, minutes on a CPU."
     given = _given(settings)
     name = dataset or 'digits'
     cfg = recipe(name, **given)
@@ -142,7 +144,7 @@ def train_main():
 
 # %% ../nbs/10_cli.ipynb #dd039813
 def _check_out(out:Path):
-    "ValueError unless `out` is a .png or .npy path in a writable directory: checked before minutes of sampling."
+    "ValueError unless `out` is a .png or .npy path in a writable directory (checked before any sampling)."
     if out.suffix.lower() not in ('.png', '.npy'):
         raise ValueError(f'--out must end in .png or .npy, got {out.name!r}')
     if not out.parent.exists():
@@ -152,7 +154,8 @@ def _check_out(out:Path):
 def _write_samples(x, out:Path):
     "A .png grid, or a float32 .npy array (N, C, H, W) in [0, 1]; written atomically."
     if out.suffix.lower() == '.npy':
-        atomic_write(out, lambda p: np.save(open(p, 'wb'), ((x.float().cpu() + 1) / 2).numpy().astype(np.float32)))
+        a = ((x.float().cpu() + 1) / 2).numpy().astype(np.float32)
+        atomic_write(out, lambda p: np.save(open(p, 'wb'), a))
     else:
         atomic_write(out, lambda p: save_grid(x, p))
 
@@ -227,11 +230,11 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               sampler:str=None,       # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
               steps:int=None,         # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
-              var:str=None,           # reverse variance for the bound: fixedlarge (Ho et al.), fixedsmall; default: the run's learned one, else fixedlarge
+              var:str=None,           # variance for the bound: fixedlarge (Ho), fixedsmall; default: learned, else large
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)
               batch_size:int=64,      # images per bits/dim batch
               seed:int=0,             # random seed
-              dataset:str=None,       # evaluate on another data set of the same image shape (default: the run's)
+              dataset:str=None,       # evaluate on another data set of the same shape (default: the run's)
               data_dir:str=None,      # where torchvision data sets are (default: the run's)
               out:str=None,           # report file, .json (default RUN/eval.json); the plot goes next to it
               device:str='auto',      # auto, cpu, cuda, mps

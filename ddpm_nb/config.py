@@ -27,11 +27,11 @@ class TrainConfig:
     dataset:str = 'digits'       # a name from ddpm_nb.data.DATASETS, or folder:PATH
     preset:str = 'digits'        # U-Net preset (ddpm_nb.unet.UNET_PRESETS)
     image_size:int|None = None   # resize images to this size (None: the data set's own)
-    objective:str = 'ddpm'       # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 17_flow_matching: pred 'v', loss 'simple')
+    objective:str = 'ddpm'       # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 17_flow_matching)
     T:int = 1000                 # diffusion steps (flow: the network sees t = s·(T − 1))
     schedule:str = 'linear'      # beta schedule (ddpm_nb.schedule.SCHEDULES); unused by flow runs
     pred:str = 'eps'             # what the network predicts (ddpm_nb.diffusion.PREDS)
-    var:str = 'fixedsmall'       # reverse variance (ddpm_nb.diffusion.VARS); learned_range doubles the output channels
+    var:str = 'fixedsmall'       # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs
     loss:str = 'simple'          # objective (ddpm_nb.diffusion.LOSSES): simple, vlb (true bound) or hybrid
     lr:float = 2e-3              # Adam learning rate after warm-up
     warmup:int = 100             # linear learning-rate warm-up steps
@@ -41,8 +41,8 @@ class TrainConfig:
     ema_decay:float = 0.995      # EMA decay of the weights used for sampling
     dropout:float|None = None    # override the preset's dropout
     amp:bool = True              # mixed precision on CUDA (bf16 where supported); ignored on CPU
-    channels_last:bool = False   # on CUDA, weights and batches in channels-last memory format; ignored elsewhere
-    compile:bool = False         # train through torch.compile(model) (checkpoints hold the plain module's weights)
+    channels_last:bool = False   # CUDA: weights and batches in channels-last format; ignored elsewhere
+    compile:bool = False         # train through torch.compile(model) (checkpoints: the plain weights)
     seed:int = 0                 # seeds the weights, the data order and every draw of t and ε
     device:str = 'auto'          # "auto" (cuda > mps > cpu), or any torch device string
     data_dir:str = 'data'        # where torchvision data sets are (or will be downloaded)
@@ -68,12 +68,12 @@ RECIPES = {
 }
 
 def recipe(name:str, **overrides)->TrainConfig:
-    "The TrainConfig of a named recipe (RECIPES), with field overrides; objective='flow' without a pred gets pred='v'."
+    "The TrainConfig of recipe `name` (RECIPES) with field overrides; objective='flow' implies pred='v'."
     if name.startswith('folder:'):
         name, overrides = 'folder', {'dataset': name, **overrides}
     if name not in RECIPES:
         raise ValueError(f'unknown recipe {name!r}; choose one of {", ".join(RECIPES)} or folder:PATH')
-    implied = implied_settings(overrides.get('objective'))    # e.g. pred 'v', the only prediction flow matching trains
+    implied = implied_settings(overrides.get('objective'))    # e.g. pred 'v', all that flow matching trains
     return config_from_dict({**asdict(TrainConfig()), **RECIPES[name], **implied, **overrides})
 
 # %% ../nbs/09b_config.ipynb #b5a20715
@@ -145,7 +145,8 @@ def model_config(cfg:TrainConfig)->UNetConfig:
     "The U-Net configuration for a training config: its preset fitted to the data's channels and size."
     info = dataset_info(cfg.dataset, image_size=cfg.image_size)
     if info['kind'] != 'image':
-        raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, not a U-Net')
+        raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, '
+                         'not a U-Net')
     over = dict(in_channels=info['channels'], resolution=info['image_size'],
                 out_channels=info['channels'] * (2 if cfg.var == 'learned_range' else 1))
     if cfg.dropout is not None:
@@ -165,7 +166,8 @@ def read_config(run)->TrainConfig:
     "The TrainConfig saved in run directory `run` (config.json), validated."
     p = Path(run)/'config.json'
     if not p.is_file():
-        raise CheckpointError(f'{run}: no config.json — not a ddpm_nb run directory (train one with ddpm_train)')
+        raise CheckpointError(f'{run}: no config.json — not a ddpm_nb run directory '
+                              '(train one with ddpm_train)')
     try:
         d = json.loads(p.read_text())
     except json.JSONDecodeError as e:
@@ -178,9 +180,10 @@ def read_config(run)->TrainConfig:
         raise CheckpointError(str(e)) from None
 
 def merge_resume(saved:TrainConfig, new:TrainConfig, changed:set)->TrainConfig:
-    "The saved config with the explicitly `changed` fields of `new`; refuses changes that would alter the run."
+    "The saved config with the explicitly `changed` fields of `new`; refuses changes that alter the run."
     bad = sorted(k for k in changed if k not in RESUMABLE and getattr(new, k) != getattr(saved, k))
     if bad:
         raise ValueError(f'cannot change {bad} when resuming (saved: {[getattr(saved, k) for k in bad]}); '
-                         f'only {", ".join(RESUMABLE)} may change — start a new run with another --out instead')
+                         f'only {", ".join(RESUMABLE)} may change — start a new run with another --out '
+                         'instead')
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in changed if k in RESUMABLE})

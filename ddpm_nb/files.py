@@ -57,7 +57,7 @@ def writing(path, then:str=''):
 
 # %% ../nbs/09a_files.ipynb #d9d04692
 class CheckpointError(RuntimeError):
-    "A run directory or checkpoint file that cannot be used (missing, corrupt, or from another configuration)."
+    "A run directory or checkpoint file that cannot be used (missing, corrupt, or of another configuration)."
 
 def _fsync_dir(d:Path):
     "Make a rename in directory `d` durable (where the OS allows opening a directory)."

@@ -16,7 +16,8 @@ from .schedule import beta_schedule
 from .diffusion import Diffusion
 from .data import seeded_generator
 from .sample import sample, check_sample_options
-from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS, flow_sample, flow_times
+from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS
+from .flow import flow_sample, flow_times
 
 # %% ../nbs/09c_objective.ipynb #a7853b52
 class Objective(Protocol):
@@ -24,14 +25,21 @@ class Objective(Protocol):
     name: str       # its value of TrainConfig.objective
     title: str      # how messages call its runs ('DDPM', 'flow-matching')
     implies: dict   # settings a config of this objective gets unless it names them
-    samplers: dict  # sampler name -> default steps for a cfg (None: the sampler's own); the first is the default
-    def check(self, cfg, source:str): ...                      # ValueError for a setting this objective does not have
-    def build(self, cfg)->Diffusion|FlowMatching: ...          # the noising path; its `.loss` is the training loss
-    def draw_t(self, cfg, step:int, n:int, g)->Tensor: ...     # the n training times of global batch `step`, (n,)
-    def loss_label(self, cfg)->str: ...                        # the loss curve's y axis
-    def grid_sampler(self, cfg)->str: ...                      # the sampler of the training-time sample grids
-    def check_sampling(self, cfg, sampler:str, steps, eta): ...  # ValueError for options the sampler cannot take
-    def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor: ...  # (N, C, H, W) in [-1, 1]
+    samplers: dict  # sampler name -> default steps for a cfg (None: the sampler's own); the first: default
+    # ValueError for a setting this objective does not have
+    def check(self, cfg, source:str): ...
+    # the noising path; its `.loss` (called like Diffusion.loss) is the training loss
+    def build(self, cfg)->Diffusion|FlowMatching: ...
+    # the n training times of global batch `step`, (n,), from the step's generator `g`
+    def draw_t(self, cfg, step:int, n:int, g)->Tensor: ...
+    # the loss curve's y axis
+    def loss_label(self, cfg)->str: ...
+    # the sampler of the training-time sample grids
+    def grid_sampler(self, cfg)->str: ...
+    # ValueError for options the sampler cannot take
+    def check_sampling(self, cfg, sampler:str, steps, eta): ...
+    # (N, C, H, W) in [-1, 1]; `opts`: seed, device, batch_size, progress
+    def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor: ...
 
 # %% ../nbs/09c_objective.ipynb #a802c40d
 class DDPMObjective:
@@ -43,7 +51,7 @@ class DDPMObjective:
                 'dpmpp_2m_sde': lambda cfg: min(20, cfg.T),   # 24_fast_samplers
                 'heun': lambda cfg: min(10, cfg.T)}       # 24_fast_samplers: 10 Karras steps, 19 network calls
     def check(self, cfg, source:str):
-        pass                                              # pred, var and loss are checked against PREDS, VARS, LOSSES
+        pass                                      # pred, var and loss are checked against PREDS, VARS, LOSSES
     def build(self, cfg)->Diffusion:
         return Diffusion(beta_schedule(cfg.schedule, cfg.T))
     def draw_t(self, cfg, step:int, n:int, g)->Tensor:
@@ -55,20 +63,21 @@ class DDPMObjective:
     def check_sampling(self, cfg, sampler:str, steps, eta):
         check_sample_options(sampler, cfg.T, steps, eta, cfg.var, cfg.pred)
     def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor:
-        return sample(model, path, shape, sampler=sampler, steps=steps, eta=eta, pred=cfg.pred, var=cfg.var, **opts)
+        return sample(model, path, shape, sampler=sampler, steps=steps, eta=eta, pred=cfg.pred, var=cfg.var,
+                      **opts)
 
 # %% ../nbs/09c_objective.ipynb #83d0ccf3
 class FlowObjective:
-    "Flow matching (17_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; sampled by an ODE solver."
+    "Flow matching (17_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; an ODE samples."
     name, title = 'flow', 'flow-matching'
     implies = {'pred': 'v'}                               # the only prediction flow matching trains
     samplers = {m: (lambda cfg: 20) for m in FLOW_METHODS}  # euler, heun
     def check(self, cfg, source:str):
         if not (cfg.pred in FLOW_PREDS and cfg.loss in FLOW_LOSSES and cfg.var in FLOW_VARS):
-            raise ValueError(f"{source}: objective 'flow' needs pred 'v' (the velocity ε − x_0), loss 'simple' and var "
-                             f"fixedsmall or fixedlarge (an ODE has no bound and no variance to learn), got pred "
-                             f"{cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}; leave --pred, --loss and --var out "
-                             f"(flow defaults to pred 'v')")
+            raise ValueError(f"{source}: objective 'flow' needs pred 'v' (the velocity ε − x_0), loss 'simple' "
+                             f"and var fixedsmall or fixedlarge (an ODE has no bound and no variance to learn), "
+                             f"got pred {cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}; leave --pred, --loss "
+                             f"and --var out (flow defaults to pred 'v')")
     def build(self, cfg)->FlowMatching:
         return FlowMatching(cfg.T)
     def draw_t(self, cfg, step:int, n:int, g)->Tensor:
@@ -80,9 +89,9 @@ class FlowObjective:
         return 'euler'
     def check_sampling(self, cfg, sampler:str, steps, eta):
         if eta:
-            raise ValueError(f'eta={eta}: a flow run is sampled by a deterministic ODE solver, which has no DDIM noise; '
-                             'leave --eta out')
-        flow_times(steps)                                 # bad steps: its one-line message, before anything is drawn
+            raise ValueError(f'eta={eta}: a flow run is sampled by a deterministic ODE solver, which has no DDIM '
+                             'noise; leave --eta out')
+        flow_times(steps)                         # bad steps: its one-line message, before anything is drawn
     def sample(self, model, path, cfg, shape, sampler, steps, eta, progress:bool=False, **opts)->Tensor:
         return flow_sample(model, path, shape, steps=steps, method=sampler, **opts)   # (no progress bar)
 
@@ -92,7 +101,8 @@ OBJECTIVES = {o.name: o for o in (DDPMObjective(), FlowObjective())}
 def check_objective(cfg, source:str='config'):
     "One clear error unless `cfg.objective` is known and `cfg`'s settings are ones that objective has."
     if cfg.objective not in OBJECTIVES:
-        raise ValueError(f'{source}: unknown objective {cfg.objective!r}; choose one of {", ".join(OBJECTIVES)}')
+        raise ValueError(f'{source}: unknown objective {cfg.objective!r}; '
+                         f'choose one of {", ".join(OBJECTIVES)}')
     OBJECTIVES[cfg.objective].check(cfg, source)
 
 def objective_for(cfg)->Objective:
@@ -101,12 +111,12 @@ def objective_for(cfg)->Objective:
     return OBJECTIVES[cfg.objective]
 
 def implied_settings(name)->dict:
-    "Settings objective `name` implies (flow: pred 'v'); {} for any other value, which validation then refuses."
+    "Settings objective `name` implies (flow: pred 'v'); {} for any other value (which validation refuses)."
     return dict(OBJECTIVES[name].implies) if isinstance(name, str) and name in OBJECTIVES else {}
 
 def build_diffusion(cfg)->Diffusion|FlowMatching:
-    "The noising path of a training config: a `Diffusion` (objective 'ddpm') or a `FlowMatching` (objective 'flow')."
-    return objective_for(cfg).build(cfg)       # checked: a TrainConfig built directly has not been through validation
+    "The noising path of a training config: a `Diffusion` (objective 'ddpm') or a `FlowMatching` ('flow')."
+    return objective_for(cfg).build(cfg)       # checked: a TrainConfig built directly skipped validation
 
 # %% ../nbs/09c_objective.ipynb #ob1ect04
 def _run_samplers()->dict:
@@ -119,14 +129,15 @@ def run_sampler(cfg,               # the run's TrainConfig: its objective decide
                 steps:int=None,    # None: the sampler's default (DDPMObjective.samplers, FlowObjective.samplers)
                 eta:float=0.0,     # DDIM noise; flow runs have none
                )->tuple:           # (sampler, steps), checked
-    "The sampler and number of steps for sampling a run, defaults filled in; a sampler of the other objective is refused."
+    "The sampler and steps for sampling a run, defaults filled in; a sampler of the other objective is refused."
     obj = OBJECTIVES[cfg.objective]
     ok = tuple(obj.samplers)
     sampler = ok[0] if sampler is None else sampler
     if sampler not in ok:
         other = [o for o in OBJECTIVES.values() if sampler in o.samplers]
         why = f'{sampler!r} samples {other[0].title} runs' if other else f'unknown sampler {sampler!r}'
-        raise ValueError(f'{why}; this run was trained with objective {cfg.objective!r}: choose {" or ".join(ok)}')
+        raise ValueError(f'{why}; this run was trained with objective {cfg.objective!r}: '
+                         f'choose {" or ".join(ok)}')
     if steps is None:
         steps = obj.samplers[sampler](cfg)
     obj.check_sampling(cfg, sampler, steps, eta)
@@ -145,7 +156,8 @@ def sample_run(model,              # the run's network, e.g. from `load_run`
                batch_size:int=None,# samples per chunk; None: all at once
                progress:bool=False,# progress bar (DDPM samplers)
               )->Tensor:           # (N, C, H, W) in [-1, 1]
-    "Samples from a trained run with a sampler of its objective: `sample` (ddpm, ddim) or `flow_sample` (euler, heun)."
+    "Samples from a trained run by a sampler of its objective: `sample` (ddpm, ddim), `flow_sample` (euler, heun)."
     sampler, steps = run_sampler(cfg, sampler, steps, eta)
-    return OBJECTIVES[cfg.objective].sample(model, diffusion, cfg, shape, sampler, steps, eta, seed=seed, device=device,
-                                            batch_size=batch_size, progress=progress)
+    obj = OBJECTIVES[cfg.objective]
+    return obj.sample(model, diffusion, cfg, shape, sampler, steps, eta, seed=seed, device=device,
+                      batch_size=batch_size, progress=progress)

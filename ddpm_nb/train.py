@@ -26,7 +26,7 @@ from .diffusion import Diffusion
 from .unet import UNet, count_params
 from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator, ImageFolderDataset
 from .sample import save_grid
-# names that lived here before the split, so that `from ddpm_nb.train import load_run` (and the like) keeps working
+# names that lived here before the split: `from ddpm_nb.train import load_run` (and the like) keeps working
 from .files import CheckpointError
 from .config import RECIPES, RESUMABLE, recipe, config_from_dict
 from .objective import RUN_SAMPLERS, check_objective, build_diffusion, run_sampler
@@ -51,7 +51,7 @@ def ema_update(ema:nn.Module, model:nn.Module, decay:float):
 
 # %% ../nbs/09_train.ipynb #64ef5ba2
 def step_noise(cfg:TrainConfig, step:int, shape:tuple, rank:int=0, world:int=1)->tuple:
-    "(t (B,), ε (B, *shape)) for this process's slice of global batch `step`: a pure function of (seed, step)."
+    "(t (B,), ε (B, *shape)) for this process's slice of global batch `step`; a pure function of it and seed."
     g, B = seeded_generator(cfg.seed, step, 2), cfg.batch_size
     t = OBJECTIVES[cfg.objective].draw_t(cfg, step, B * world, g)   # (B·world,); flow runs: s in [0, 1]
     noise = torch.randn((B * world, *shape), generator=g)        # (B·world, C, H, W)
@@ -74,21 +74,22 @@ def _skipped(opt, loss:float)->dict:
 # %% ../nbs/09_train.ipynb #605ac7f9
 def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tensor, cfg:TrainConfig, step:int,
                scaler=None, amp_dtype=None, t:Tensor=None, noise:Tensor=None, net:nn.Module=None)->dict:
-    "One optimisation step of the path's loss on batch `x0` (t, ε given or drawn); returns loss, grad norm, skipped."
+    "One optimisation step of the path's loss on batch `x0` (t, ε given or drawn): loss, grad norm, skipped."
     # 1. learning rate of this step (eq. 1)
     for g in opt.param_groups:
         g['lr'] = lr_at(cfg, step)
-    # 2. the loss: Diffusion.loss (Algorithm 1) or FlowMatching.loss, through `net` (DDP / torch.compile) if given
+    # 2. the loss: Diffusion.loss (Algorithm 1) or FlowMatching.loss, through `net` (DDP, torch.compile) if given
     with torch.autocast(x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        loss = diffusion.loss(model if net is None else net, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss,
-                              var=cfg.var)
+        loss = diffusion.loss(model if net is None else net, x0, pred=cfg.pred, t=t, noise=noise,
+                              loss_type=cfg.loss, var=cfg.var)
     if not _all_finite(loss):
         return _skipped(opt, float('nan'))
     # 3. gradients, unscaled (fp16) and clipped to a global norm
     (scaler.scale(loss) if scaler else loss).backward()
     if scaler:
         scaler.unscale_(opt)
-    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float('inf'))
+    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float('inf')
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
     if not scaler and not _all_finite(gn):           # a non-finite gradient: skip, keep the weights clean
         return _skipped(opt, loss.item())
     # 4. the update, then the EMA of the weights
@@ -126,7 +127,8 @@ class GracefulStop:
 # %% ../nbs/09_train.ipynb #872a42f8
 def dist_env()->tuple:
     "(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) without it."
-    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0))
+    env = os.environ
+    return int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0))
 
 def _distributed()->bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
@@ -165,16 +167,16 @@ def check_in_sync(model:nn.Module, ema:nn.Module):
         raise TrainingError(f'weights differ between processes (checksums {lo.tolist()} vs {hi.tolist()})')
 
 def check_finite_weights(model:nn.Module, ema:nn.Module, step:int, out):
-    "Raise TrainingError (on every process) if any weight is non-finite: never replace a good checkpoint with it."
+    "TrainingError (on every process) if any weight is non-finite: never replace a good checkpoint with it."
     bad = [n for m in (model, ema) for n, p in m.named_parameters() if not torch.isfinite(p).all()]
     if bad:
-        raise TrainingError(f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} is kept '
-                            '— lower --lr')
+        raise TrainingError(f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} '
+                            'is kept — lower --lr')
 
 # %% ../nbs/09_train.ipynb #2aa23d5e
 @dataclass
 class TrainState:
-    "The trainer's counters; all but `step` travel in last.safetensors' metadata, so a resumed run logs the same."
+    "The trainer's counters; all but `step` go in last.safetensors' metadata, so a resumed run logs the same."
     step:int = 0            # optimisation steps completed
     loss_sum:float = 0.0    # sum of the (global-batch) losses since the last metrics line
     loss_n:int = 0          # how many losses are in loss_sum
@@ -196,25 +198,25 @@ class TrainState:
 # %% ../nbs/09_train.ipynb #dcc02b44
 class Callback:
     "A hook into `Trainer.fit`; override only the events you need. Callbacks run in increasing `order`."
-    order = 100                                   # built-in callbacks are 0..60; a user's run after them by default
+    order = 100                                   # built-in callbacks are 0..50; a user's run after them
     def before_fit(self, trainer): pass           # the loop is about to start (also on resume)
     def wants_stop(self, trainer)->str|None: pass # a reason to stop before the next step (None: go on)
     def after_step(self, trainer, result:dict): pass   # `result`: train_step's loss, grad_norm, skipped
     def before_save(self, trainer): pass          # a checkpoint is about to be written (on every process)
-    def after_loop(self, trainer): pass           # the loop ended, however (also by an exception): release resources
+    def after_loop(self, trainer): pass           # the loop ended, however (an exception too): release resources
     def after_stop(self, trainer): pass           # the loop stopped before cfg.steps (signal or stop_after)
     def after_fit(self, trainer): pass            # all cfg.steps are done
 
 # %% ../nbs/09_train.ipynb #e6d55796
 class Trainer:
-    "One run: model, EMA, optimiser, objective, data, counters, run directory; `fit()` runs it, `step()` takes a step."
+    "One run: model, EMA, optimiser, objective, data, counters, run directory; `fit()` runs it, `step()` steps."
     def __init__(self,
                  cfg:TrainConfig=None,   # the run's settings; defaults to the digits recipe
                  out='runs/digits',      # run directory
                  *,
                  resume:bool=False,      # continue the run in `out` from its last checkpoint
-                 changed:set=None,       # fields set explicitly (on resume only these may override the saved config)
-                 data=None,              # the training set (len and get_batch(idx, generator)); default: cfg.dataset's
+                 changed:set=None,       # fields set explicitly (on resume only these may override saved ones)
+                 data=None,              # training set (len, get_batch(idx, generator)); default: cfg.dataset's
                  callbacks:list=(),      # more `Callback`s, added to `default_callbacks()`
                  progress:bool=True,     # show a progress bar
                  log=print,              # where messages go
@@ -268,14 +270,16 @@ def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set)->tuple:
     ckpt = out/'last.safetensors'
     if resume:
         if not ckpt.exists():
-            raise CheckpointError(f'{out}: nothing to resume (no last.safetensors); drop --resume to start a new run')
+            raise CheckpointError(f'{out}: nothing to resume (no last.safetensors); '
+                                  'drop --resume to start a new run')
         return merge_resume(read_config(out), cfg, changed), ckpt
     if ckpt.exists() or (out/'model.safetensors').exists():
-        raise CheckpointError(f'{out} already holds a run; pass --resume to continue it, or choose another --out')
+        raise CheckpointError(f'{out} already holds a run; pass --resume to continue it, '
+                              'or choose another --out')
     return cfg, None
 
 def _amp(cfg:TrainConfig, device)->tuple:
-    "(autocast dtype, gradient scaler): bf16 on CUDA where supported, else fp16 with a scaler; (None, None) off CUDA."
+    "(autocast dtype, gradient scaler): bf16 on CUDA if supported, else fp16 with a scaler; off CUDA (None, None)."
     if not (cfg.amp and device.type == 'cuda'):
         return None, None
     if torch.cuda.is_bf16_supported():
@@ -285,7 +289,7 @@ def _amp(cfg:TrainConfig, device)->tuple:
 # %% ../nbs/09_train.ipynb #d423aeb6
 @patch
 def _build(self:Trainer, data):
-    "Data, model, EMA, optimiser and noising path, in the order that fixes which random draws initialise what."
+    "Data, model, EMA, optimiser and noising path, in the order that fixes which random draws go where."
     cfg = self.cfg
     self.data = data if data is not None else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size,
                                                           data_dir=cfg.data_dir)
@@ -317,8 +321,9 @@ def _begin(self:Trainer):
     if self.rank == 0:
         write_config(self.out, self.cfg, self.model.cfg)
     procs = f' x {self.world} processes' if self.world > 1 else ''
-    self.log(f'training {count_params(self.model):,}-parameter U-Net on {self.cfg.dataset} ({self.cfg.objective} '
-             f'objective) for {self.cfg.steps} steps on {self.device}{procs}; run dir {self.out}')
+    cfg = self.cfg
+    self.log(f'training {count_params(self.model):,}-parameter U-Net on {cfg.dataset} ({cfg.objective} objective) '
+             f'for {cfg.steps} steps on {self.device}{procs}; run dir {self.out}')
 
 @patch
 def _prepare(self:Trainer, compile_fn):
@@ -327,7 +332,8 @@ def _prepare(self:Trainer, compile_fn):
     self.amp_dtype, self.scaler = _amp(cfg, device)
     self.net = model
     if self.world > 1:
-        self.net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
+        ids = [device.index] if device.type == 'cuda' else None
+        self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if cfg.compile:
         self.net = compile_fn(self.net)    # only the forward and backward; `model` keeps the plain weights
     self.sampler = EpochBatchSampler(len(self.data), cfg.batch_size * self.world, seed=cfg.seed)
@@ -338,7 +344,7 @@ def _prepare(self:Trainer, compile_fn):
 
 # %% ../nbs/09_train.ipynb #ebe0d484
 def to_device(x:Tensor, device, channels_last:bool=False)->Tensor:
-    "A CPU batch on `device`; to CUDA through pinned memory, so that the copy does not stall the host (and channels-last if asked)."
+    "A CPU batch on `device`; to CUDA through pinned memory (and channels-last if asked), not stalling the host."
     if torch.device(device).type != 'cuda':
         return x.to(device, non_blocking=True)
     fmt = torch.channels_last if channels_last and x.ndim == 4 else torch.preserve_format
@@ -346,7 +352,7 @@ def to_device(x:Tensor, device, channels_last:bool=False)->Tensor:
 
 @patch
 def get_batch(self:Trainer, step:int)->Tensor:
-    "This process's slice of global batch `step`, on the device, (B, C, H, W): a pure function of (seed, step)."
+    "This process's slice of global batch `step` on the device, (B, C, H, W): a pure function of (seed, step)."
     B = self.cfg.batch_size
     idx = self.sampler.indices(step)[self.rank * B:(self.rank + 1) * B]
     x0 = self.data.get_batch(idx, seeded_generator(self.cfg.seed, step, 1, self.rank))
@@ -354,14 +360,15 @@ def get_batch(self:Trainer, step:int)->Tensor:
 
 @patch
 def step(self:Trainer)->dict:
-    "Take optimisation step `state.step` (Algorithm 1 on this process's slice of its batch); returns train_step's result."
+    "Take optimisation step `state.step`: Algorithm 1 on this process's slice of its batch; train_step's result."
     cfg, s = self.cfg, self.state.step
-    x0 = self.get_batch(s)                                   # (B, C, H, W); class-conditional data would also give y here
+    x0 = self.get_batch(s)                           # (B, C, H, W); class-conditional data would also give y here
     if self._check_next:
         check_images(x0, channels=self.shape[0], image_size=self.shape[1])
         self._check_next = False
     t, noise = step_noise(cfg, s, self.shape, self.rank, self.world)
-    torch.manual_seed(seeded_generator(cfg.seed, s, 3, self.rank).initial_seed())   # dropout masks: per step and process
+    # dropout masks: per step and process
+    torch.manual_seed(seeded_generator(cfg.seed, s, 3, self.rank).initial_seed())
     r = train_step(self.model, self.ema, self.opt, self.diffusion, x0, cfg, s, self.scaler, self.amp_dtype,
                    to_device(t, self.device), to_device(noise, self.device, self.channels_last), self.net)
     self.state.step += 1
@@ -376,7 +383,7 @@ def event(self:Trainer, name:str, *args):
 
 @patch
 def _stop_now(self:Trainer, done:int, stop_after)->bool:
-    "Stop requested (by a callback or the step budget) on any process — decided together, so no process is left waiting."
+    "Stop requested (by a callback or the step budget) on any process? Decided together: no process is left waiting."
     reasons = [r for cb in self.callbacks if (r := cb.wants_stop(self))]
     self.stop_reason = reasons[0] if reasons else None
     flag = torch.tensor(float(bool(reasons) or (stop_after is not None and done >= stop_after)))
@@ -407,7 +414,8 @@ def _fit(self:Trainer, stop_after:int=None):
     self._check_next = True
     self.event('before_fit')
     try:
-        with tqdm(total=self.cfg.steps, initial=start, disable=not self.progress, unit='step', dynamic_ncols=True) as self.bar:
+        bar = tqdm(total=self.cfg.steps, initial=start, disable=not self.progress, unit='step', dynamic_ncols=True)
+        with bar as self.bar:
             while self.state.step < self.cfg.steps and not self._stop_now(self.state.step - start, stop_after):
                 r = self.step()
                 self.bar.update(1)
@@ -420,7 +428,7 @@ def _fit(self:Trainer, stop_after:int=None):
 # %% ../nbs/09_train.ipynb #a53dd752
 @patch
 def save_checkpoint(self:Trainer):
-    "Check the weights, tell the callbacks (`before_save`), then (rank 0) write last.safetensors and model.safetensors."
+    "Check the weights, tell the callbacks (`before_save`), then (rank 0) write last and model.safetensors."
     s = self.state
     check_finite_weights(self.model, self.ema, s.step, self.out)
     self.event('before_save')
@@ -430,8 +438,8 @@ def save_checkpoint(self:Trainer):
     save_tensors(self.out/'last.safetensors', tensors, meta)
     save_tensors(self.out/'model.safetensors', dict(self.ema.state_dict()),
                  dict(step=s.step, unet=asdict(self.model.cfg), config=asdict(self.cfg)))
-    # a setting changed on resume (more --steps) must outlive this call, since a later plain --resume reads config.json;
-    # written after the checkpoint, so a failed checkpoint write leaves config.json as it was
+    # a setting changed on resume (more --steps) must outlive this call, since a later plain --resume reads
+    # config.json; written after the checkpoint, so a failed checkpoint write leaves config.json as it was
     if self.cfg != read_config(self.out):
         write_config(self.out, self.cfg, self.model.cfg)
 
@@ -445,7 +453,7 @@ def close(self:Trainer):
 
 # %% ../nbs/09_train.ipynb #11234a51
 class NanGuard(Callback):
-    "Counts skipped (non-finite) steps; after cfg.max_bad_steps in a row, stops the run with the last good checkpoint kept."
+    "Counts skipped (non-finite) steps; after cfg.max_bad_steps in a row, stops the run (last good checkpoint kept)."
     order = 10
     def after_step(self, t:Trainer, r:dict):
         s = t.state
@@ -455,8 +463,9 @@ class NanGuard(Callback):
         s.skipped += 1
         s.bad_run += 1
         if s.bad_run >= t.cfg.max_bad_steps:
-            raise TrainingError(f'{s.bad_run} consecutive steps had a non-finite loss or gradient (step {s.step}); '
-                                f'stopped with the last good checkpoint in {t.out} kept — lower --lr or check the data')
+            raise TrainingError(f'{s.bad_run} consecutive steps had a non-finite loss or gradient '
+                                f'(step {s.step}); stopped with the last good checkpoint in {t.out} kept '
+                                '— lower --lr or check the data')
 
 # %% ../nbs/09_train.ipynb #32719315
 def truncate_metrics(path:Path, step:int):
@@ -485,7 +494,7 @@ def plot_loss(metrics_path, out_path, label:str='L_simple'):
 
 # %% ../nbs/09_train.ipynb #f4c21eab
 class MetricsLogger(Callback):
-    "metrics.jsonl: one line per cfg.log_every steps (mean loss of the global batch, lr, grad norm, skipped, time); loss.png."
+    "metrics.jsonl, a line per cfg.log_every steps (global-batch loss, lr, grad norm, skipped, time); loss.png."
     order = 20
     def before_fit(self, t:Trainer):
         if t.resumed and t.rank == 0:
@@ -508,8 +517,8 @@ class MetricsLogger(Callback):
             s.loss_sum, s.loss_n = 0.0, 0
     def write(self, t:Trainer):
         s = t.state
-        row = dict(step=s.step, loss=s.loss_sum / s.loss_n, lr=lr_at(t.cfg, s.step - 1), grad_norm=s.grad_norm,
-                   skipped=s.skipped, elapsed_s=round(s.elapsed, 2))
+        row = dict(step=s.step, loss=s.loss_sum / s.loss_n, lr=lr_at(t.cfg, s.step - 1),
+                   grad_norm=s.grad_norm, skipped=s.skipped, elapsed_s=round(s.elapsed, 2))
         append_line(t.out/'metrics.jsonl', json.dumps(row))
         if t.bar is not None:
             t.bar.set_postfix(loss=f'{row["loss"]:.4f}')
@@ -556,7 +565,7 @@ class SyncCheck(Callback):
 
 # %% ../nbs/09_train.ipynb #da7cd475
 class SampleGrids(Callback):
-    "Sample grids from the EMA weights every cfg.sample_every steps and at the end, with the objective's grid sampler."
+    "Grids of EMA samples every cfg.sample_every steps and at the end, by the objective's grid sampler."
     order = 50
     def save(self, t:Trainer)->Path:
         cfg = t.cfg
@@ -575,13 +584,13 @@ class SampleGrids(Callback):
         t0 = time.time()
         grid = self.save(t)
         s = t.state
-        t.log(f'done: {s.step} steps in {s.elapsed:.0f} s ({s.skipped} skipped); sampling {t.cfg.n_samples} images took '
-              f'{time.time() - t0:.0f} s')
+        t.log(f'done: {s.step} steps in {s.elapsed:.0f} s ({s.skipped} skipped); sampling {t.cfg.n_samples} '
+              f'images took {time.time() - t0:.0f} s')
         t.log(f'samples: {grid}\nweights: {t.out/"model.safetensors"}\nloss curve: {t.out/"loss.png"}')
 
 # %% ../nbs/09_train.ipynb #5107eedb
 class Signals(Callback):
-    "SIGTERM (pre-emption) and Ctrl-C stop the loop between steps, with a checkpoint, instead of killing it mid-write."
+    "SIGTERM (pre-emption) and Ctrl-C stop the loop between steps, with a checkpoint, not kill it mid-write."
     order = 0
     def before_fit(self, t:Trainer):
         self.stop = GracefulStop().__enter__()
@@ -603,7 +612,7 @@ def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits re
           log=print,             # where messages go
           stop_after:int=None,   # stop (with a checkpoint) after this many steps in this call
          )->Path:                # the run directory
-    "Train a DDPM (Algorithm 1), or flow matching for objective 'flow', with checkpoints, EMA and exact resume."
+    "Train a DDPM (Algorithm 1), or flow matching for objective 'flow', with checkpoints, EMA, exact resume."
     trainer = Trainer(cfg, out, resume=resume, changed=changed, progress=progress, log=log)
     try:
         return trainer.fit(stop_after)
