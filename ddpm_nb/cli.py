@@ -15,7 +15,7 @@ import numpy as np
 from fastcore.docments import docments
 from fastcore.script import anno_parser
 
-from .files import CheckpointError, atomic_write
+from .files import CheckpointError, atomic_write, probe_writable
 from .config import TrainConfig, FIELD_CHOICES, recipe, resolve_device
 from .objective import OBJECTIVES, run_sampler, sample_run
 from .checkpoint import load_run
@@ -26,8 +26,7 @@ from .inpaint import check_edit_flags, check_unit_images, read_npy, check_mask, 
 from . import evaluation
 
 # %% ../nbs/10_cli.ipynb #22189349
-USER_ERRORS = (ValueError, CheckpointError, DatasetNotFoundError, TrainingError, FileNotFoundError,
-               PermissionError)
+USER_ERRORS = (ValueError, CheckpointError, DatasetNotFoundError, TrainingError, OSError)   # OSError: WriteError, a missing file, …
 
 def _normalise(argv:list, sep:str='_')->list:
     "Accept --data-dir and --data_dir alike: each long flag's name is respelled with `sep`, as its parser has it."
@@ -150,8 +149,7 @@ def _check_out(out:Path):
         raise ValueError(f'--out must end in .png or .npy, got {out.name!r}')
     if not out.parent.exists():
         raise ValueError(f'--out: directory {out.parent} does not exist')
-    if not os.access(out.parent, os.W_OK):
-        raise ValueError(f'--out: directory {out.parent} is not writable')
+    probe_writable(out, then='nothing was sampled')    # read-only, no permission: said now, not after the sampling
 
 def _write_samples(x, out:Path):
     "A .png grid, or a float32 .npy array (N, C, H, W) in [0, 1]; written atomically."

@@ -50,6 +50,7 @@ class TrainConfig:
     data_dir:str = 'data'        # where torchvision data sets are (or will be downloaded)
     log_every:int = 50           # steps per metrics line
     ckpt_every:int = 1000        # steps between checkpoints (also written at the end)
+    ckpt_seconds:float = 60.0    # also checkpoint after this many seconds of training, so kill -9 loses at most that (0: off)
     sample_every:int = 0         # steps between sample grids (0: only at the end)
     n_samples:int = 64           # images in each sample grid
     sample_steps:int = 100       # sampler steps for grids (DDPM runs: T is Algorithm 2, fewer the default sampler, dpmpp_2m; flow: Euler)
@@ -62,10 +63,10 @@ RECIPES = {
                   ckpt_every=5000, sample_every=10_000, log_every=100),
     'fashion_mnist': dict(dataset='fashion_mnist', preset='mnist', lr=2e-4, warmup=1000, steps=60_000,
                           ema_decay=0.9995, ckpt_every=5000, sample_every=10_000, log_every=100),
-    'cifar10': dict(dataset='cifar10', preset='cifar10', lr=2e-4, warmup=5000, steps=800_000,
-                    ema_decay=0.9999, ckpt_every=10_000, sample_every=50_000, log_every=100),
+    'cifar10': dict(dataset='cifar10', preset='cifar10', lr=2e-4, warmup=5000, steps=800_000, ema_decay=0.9999,
+                    ckpt_every=10_000, ckpt_seconds=600.0, sample_every=50_000, log_every=100),
     'folder': dict(preset='cifar10', image_size=64, lr=2e-4, warmup=5000, steps=500_000, ema_decay=0.9999,
-                   ckpt_every=10_000, sample_every=50_000, log_every=100),
+                   ckpt_every=10_000, ckpt_seconds=600.0, sample_every=50_000, log_every=100),
 }
 
 def recipe(name:str, **overrides)->TrainConfig:
@@ -112,6 +113,8 @@ def _check_values(c:TrainConfig, source:str):
         raise ValueError(f'{source}: lr must be in (0, 1] (Adam), got {c.lr}')
     if not 0 <= c.p_uncond < 1:
         raise ValueError(f'{source}: p_uncond must be in [0, 1) (the fraction of labels dropped to ∅), got {c.p_uncond}')
+    if not (c.ckpt_seconds >= 0 and math.isfinite(c.ckpt_seconds)):
+        raise ValueError(f'{source}: ckpt_seconds must be a finite number >= 0 (0: checkpoints by steps only), got {c.ckpt_seconds}')
     if not 0 <= c.ema_decay < 1:
         raise ValueError(f'{source}: ema_decay must be in [0, 1), got {c.ema_decay}')
     if c.sample_steps > c.T:
@@ -162,7 +165,7 @@ def model_config(cfg:TrainConfig,     # the run's settings
     return unet_preset(cfg.preset, **over)
 
 # %% ../nbs/09b_config.ipynb #1194b15a
-RESUMABLE = ('steps', 'device', 'amp', 'channels_last', 'compile', 'data_dir', 'log_every', 'ckpt_every',
+RESUMABLE = ('steps', 'device', 'amp', 'channels_last', 'compile', 'data_dir', 'log_every', 'ckpt_every', 'ckpt_seconds',
              'sample_every', 'n_samples', 'sample_steps', 'max_bad_steps')
 
 def write_config(run, cfg:TrainConfig, unet:UNetConfig):

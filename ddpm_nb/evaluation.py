@@ -46,8 +46,8 @@ def _report_path(run, out)->Path:
         raise ValueError(f'--out must end in .json, got {out.name!r}')
     if not out.parent.exists():
         raise ValueError(f'--out: directory {out.parent} does not exist')
-    if not os.access(out.parent, os.W_OK):
-        raise ValueError(f'--out: directory {out.parent} is not writable')
+    from ddpm_nb.files import probe_writable
+    probe_writable(out, then='nothing was evaluated')   # read-only, no permission: said now, not after the evaluation
     return out
 
 def _check_eval_data(name:str, image_size, model)->dict:

@@ -333,6 +333,11 @@ def _publish(out:Path, files:dict, overwrite:bool):
     if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} is a file; choose a directory to write the pipeline to')
     if out.exists() and not overwrite and any(out.iterdir()):
         raise FileExistsError(f'{out} already exists; pass overwrite=True to replace it, or choose another directory')
+    from ddpm_nb.files import writing
+    with writing(out, then='an earlier export there is kept'):
+        _publish_files(out, files)
+
+def _publish_files(out:Path, files:dict):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp, old = out.with_name(f'.{out.name}.tmp{os.getpid()}'), out.with_name(f'.{out.name}.old{os.getpid()}')
     shutil.rmtree(tmp, ignore_errors=True)

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['lr_at', 'ema_decay_at', 'ema_update', 'step_noise', 'train_step', 'TrainingError', 'GracefulStop', 'dist_env',
-           'check_in_sync', 'check_finite_weights', 'TrainState', 'Callback', 'Trainer', 'to_device', 'NanGuard',
-           'truncate_metrics', 'plot_loss', 'MetricsLogger', 'Checkpointer', 'SyncCheck', 'SampleGrids', 'Signals',
-           'default_callbacks', 'train']
+           'any_process', 'check_in_sync', 'check_finite_weights', 'TrainState', 'Callback', 'Trainer', 'to_device',
+           'kept_after_failure', 'NanGuard', 'truncate_metrics', 'plot_loss', 'MetricsLogger', 'Checkpointer',
+           'SyncCheck', 'SampleGrids', 'Signals', 'default_callbacks', 'train']
 
 # %% ../nbs/09_train.ipynb #f71b2891
 import copy, json, os, random, signal, threading, time
@@ -18,13 +18,14 @@ import torch
 from torch import Tensor, nn
 from fastcore.basics import patch
 
-from .files import append_line, atomic_write
+from .files import append_line, atomic_write, writing, WriteError, RunLock, remove_stale_temp_files
 from .config import TrainConfig, model_config, resolve_device, merge_resume, read_config, write_config
 from .objective import OBJECTIVES, Objective, objective_for, sample_run
 from .checkpoint import save_tensors, load_tensors, training_state, restore_training_state
 from .diffusion import Diffusion
 from .unet import UNet, count_params
 from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator, require_labels
+from .data import ImageFolderDataset
 from .sample import save_grid
 # names that lived here before the split: `from ddpm_nb.train import load_run` (and the like) keeps working
 from .files import CheckpointError
@@ -133,6 +134,12 @@ def dist_env()->tuple:
 def _distributed()->bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
+def any_process(flag:bool)->bool:
+    "True when `flag` is true on any process of the group (on every process: they must take the same branch)."
+    x = torch.tensor(float(flag))
+    torch.distributed.all_reduce(x, op=torch.distributed.ReduceOp.MAX)
+    return bool(x.item())
+
 def _init_dist(cfg:TrainConfig)->tuple:
     "Join the process group if launched by torchrun; returns (rank, world, device, we_initialised)."
     rank, world, local = dist_env()
@@ -223,14 +230,21 @@ class Trainer:
         self.cfg, ckpt = _setup(cfg, self.out, resume, set(changed))
         self.rank, self.world, self.device, self._own_group = _init_dist(self.cfg)
         self.log, self.progress = (log, progress) if self.rank == 0 else (_quiet, False)
-        _seed_all(self.cfg.seed)
-        self._build(data)
-        self.state = TrainState()
-        if ckpt:
-            self._restore(ckpt)
-        else:
-            self._begin()
-        self._prepare(compile_fn)
+        self.lock = RunLock(self.out)
+        try:
+            if resume:
+                self.cfg, ckpt = self._hold(cfg, resume, changed)   # refused in seconds: before data and model are built
+            _seed_all(self.cfg.seed)
+            self._build(data)
+            self.state = TrainState()
+            if ckpt:
+                self._restore(ckpt)
+            else:
+                self._begin()
+            self._prepare(compile_fn)
+        except BaseException:
+            self.lock.release()
+            raise
         self.callbacks = sorted([*default_callbacks(), *callbacks], key=lambda cb: cb.order)
 
 # %% ../nbs/09_train.ipynb #0a64898d
@@ -241,6 +255,16 @@ def _seed_all(seed:int):
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
+
+@patch
+def _hold(self:Trainer, cfg, resume:bool, changed)->tuple:
+    "Take the run directory's lock (rank 0), clear dead writers' temporary files; (config, checkpoint) read under it."
+    if self.rank == 0:
+        self.lock.acquire()
+        removed = remove_stale_temp_files(self.out)
+        if removed:
+            self.log(f'removed {len(removed)} temporary file(s) left by interrupted writes: {", ".join(removed)}')
+    return _setup(cfg, self.out, resume, set(changed))   # again: another trainer may have written meanwhile
 
 def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set)->tuple:
     "The config to use and the checkpoint to continue from (or None); refuses to overwrite a run."
@@ -270,6 +294,8 @@ def _build(self:Trainer, data):
     cfg = self.cfg
     self.data = data if data is not None else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size,
                                                           data_dir=cfg.data_dir)
+    if isinstance(self.data, ImageFolderDataset):
+        self.data.check(progress=self.progress)   # every image decoded once (cached), before any file is written
     self.channels_last = cfg.channels_last and self.device.type == 'cuda'
     K = require_labels(self.data, cfg.dataset) if cfg.cond == 'class' else 0   # unlabelled data: one clear line
     self.model = UNet(model_config(cfg, K)).to(self.device)
@@ -293,8 +319,8 @@ def _restore(self:Trainer, ckpt:Path):
 def _begin(self:Trainer):
     "A new run: its directory and config.json (rank 0), and one line saying what is trained where."
     self.resumed = False
+    self._hold(self.cfg, False, set())           # the first write of a new run: take the lock first
     if self.rank == 0:
-        self.out.mkdir(parents=True, exist_ok=True)
         write_config(self.out, self.cfg, self.model.cfg)
     procs = f' x {self.world} processes' if self.world > 1 else ''
     cfg = self.cfg
@@ -382,7 +408,22 @@ def _stop_now(self:Trainer, done:int, stop_after)->bool:
 
 @patch
 def fit(self:Trainer, stop_after:int=None)->Path:
-    "Train to cfg.steps (or `stop_after` more steps, or a stop request) with the callbacks; returns the run directory."
+    "Train to cfg.steps (or `stop_after` more steps, or a stop request), with every callback; returns the run directory."
+    try:
+        self._fit(stop_after)
+    except WriteError as e:                 # a full or read-only disk: say what is kept and how to go on
+        e.then = e.then or kept_after_failure(self.out)
+        raise
+    return self.out
+
+def kept_after_failure(out:Path)->str:
+    "What a failed write leaves in run directory `out`, and how to go on."
+    if (out/'last.safetensors').exists():
+        return f'the last checkpoint and config.json in {out} are kept; once it can be written, continue with --resume'
+    return 'no checkpoint was written yet; once it can be written, run the same command again'
+
+@patch
+def _fit(self:Trainer, stop_after:int=None):
     from tqdm.auto import tqdm
     start, t0 = self.state.step, time.time() - self.state.elapsed
     self._check_next = True
@@ -398,7 +439,6 @@ def fit(self:Trainer, stop_after:int=None)->Path:
     finally:
         self.event('after_loop')
     self.event('after_stop' if self.state.step < self.cfg.steps else 'after_fit')
-    return self.out
 
 # %% ../nbs/09_train.ipynb #a53dd752
 @patch
@@ -420,7 +460,8 @@ def save_checkpoint(self:Trainer):
 
 @patch
 def close(self:Trainer):
-    "Leave the process group if this trainer joined it."
+    "Give the run directory's lock back, and leave the process group if this trainer joined it."
+    self.lock.release()
     if self._own_group:
         torch.distributed.destroy_process_group()
         self._own_group = False
@@ -502,16 +543,32 @@ class MetricsLogger(Callback):
 
 # %% ../nbs/09_train.ipynb #55103504
 class Checkpointer(Callback):
-    "Decides when to checkpoint: every cfg.ckpt_every steps, at the end, and when the loop stops early."
+    "Decides when to checkpoint: every cfg.ckpt_every steps, every cfg.ckpt_seconds of training, at the end, on a stop."
     order = 30
+    def before_fit(self, t:Trainer):
+        self.saved_at = t.state.elapsed    # seconds of training at the last checkpoint (or at the start of this process)
+        self.writes, self.seconds = 0, 0.0 # checkpoints written by this process, and the time they took
+        self.started_at = t.state.elapsed  # for the share of this process's training time
     def due(self, t:Trainer)->bool:
-        "Checkpoint now? Never amid a run of skipped steps: the last good checkpoint must survive."
-        return (t.state.step % t.cfg.ckpt_every == 0 or t.state.step == t.cfg.steps) and not t.state.bad_run
+        "Checkpoint now? Never in the middle of a run of skipped steps: the last good checkpoint must survive."
+        s, cfg = t.state, t.cfg
+        by_time = 0 < cfg.ckpt_seconds <= s.elapsed - self.saved_at
+        if cfg.ckpt_seconds and _distributed():   # clocks differ between processes: checkpoint when any one says so
+            by_time = any_process(by_time)
+        return (s.step % cfg.ckpt_every == 0 or s.step == cfg.steps or by_time) and not s.bad_run
+    def save(self, t:Trainer):
+        t0 = time.perf_counter()
+        t.save_checkpoint()
+        self.writes, self.seconds = self.writes + 1, self.seconds + time.perf_counter() - t0
+        self.saved_at = t.state.elapsed
     def after_step(self, t:Trainer, r:dict):
         if self.due(t):
-            t.save_checkpoint()
+            self.save(t)
+    def after_fit(self, t:Trainer):
+        share = 100 * self.seconds / max(t.state.elapsed - self.started_at, 1e-9)
+        t.log(f'checkpoints: {self.writes} written in {self.seconds:.1f} s ({share:.2f}% of the training time since the start)')
     def after_stop(self, t:Trainer):
-        t.save_checkpoint()
+        self.save(t)
         by = f' by {t.stop_reason}' if t.stop_reason else ''
         t.log(f'stopped at step {t.state.step}{by}; checkpoint written — continue with --resume')
 

@@ -2,14 +2,20 @@
 
 The wheel is built from a copy of just the files a release needs (so the repository's own build/
 and egg-info are untouched, and a file missing from that list shows up here). It is installed in a
-fresh venv made with --system-site-packages: torch, numpy etc. come from the environment that runs
-the tests, which `pip install -e ".[dev]"` already filled, so nothing is downloaded (torch alone is
-hundreds of MB); `--no-deps --ignore-installed` puts the wheel itself into the venv even though the
-editable install of the same version is visible there. The checks run from outside the repository
-with PYTHONPATH cleared and assert that `ddpm_nb` is imported from the venv, not from the checkout.
+fresh venv that sees the packages of the interpreter running the tests: torch, numpy etc. come from
+the environment that `pip install -e ".[dev]"` already filled, so nothing is downloaded (torch alone
+is hundreds of MB). `--system-site-packages` cannot do that: it exposes the *base* interpreter's
+packages, and when the tests run inside a venv (the usual way) those are not the venv's, so the
+wheel's `import torch` failed. Instead a `.pth` file in the new venv lists the site directories of
+the running interpreter, whatever it is (a system or conda Python, or an activated venv); plain
+paths in a `.pth` are added to sys.path but the `.pth` files inside them are not run, so the
+checkout's editable install stays invisible. `--no-deps --ignore-installed` puts the wheel itself
+into the venv. The checks run from outside the repository with PYTHONPATH cleared and assert that
+`ddpm_nb` is imported from the venv, not from the checkout.
 """
 import os, re, shutil, subprocess, sys, zipfile
 from configparser import ConfigParser
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -20,6 +26,18 @@ def _run(cmd, **kw):
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
     assert r.returncode == 0, f'{" ".join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
     return r.stdout
+
+
+def parent_site_dirs()->list:
+    "The site-packages/dist-packages folders this interpreter imports from (a venv's own, when run in one)."
+    return [p for p in sys.path if Path(p).name in ('site-packages', 'dist-packages') and Path(p).is_dir()]
+
+
+def test_parent_site_dirs():
+    import torch
+    assert any(Path(torch.__file__).is_relative_to(d) for d in parent_site_dirs()), (torch.__file__, parent_site_dirs())
+    if sys.prefix != sys.base_prefix:   # in a venv: its own site-packages, which --system-site-packages would miss
+        assert any(Path(d).is_relative_to(sys.prefix) for d in parent_site_dirs())
 
 
 def test_wheel_installs_and_runs(tmp_path):
@@ -51,8 +69,10 @@ def test_wheel_installs_and_runs(tmp_path):
     for s in ('ddpm_train', 'ddpm_sample', 'ddpm_eval'): assert f'{s} = ' in scripts
 
     venv = tmp_path/'venv'
-    _run([sys.executable, '-m', 'venv', '--system-site-packages', venv])
+    _run([sys.executable, '-m', 'venv', venv])
     py, bin_ = venv/'bin'/'python', venv/'bin'
+    purelib = _run([py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']).strip()
+    (Path(purelib)/'parent_env.pth').write_text('\n'.join(parent_site_dirs()) + '\n')
     _run([py, '-m', 'pip', 'install', '-q', '--no-deps', '--ignore-installed', '--no-index', wheel])
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'IN_TEST')}
     out = _run([py, '-c', 'import ddpm_nb, ddpm_nb.cli; print(ddpm_nb.__file__); print(ddpm_nb.__version__)'],
