@@ -227,10 +227,13 @@ class Trainer:
         self.out = Path(out)
         if changed is None:
             changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)}
+        self.lock = RunLock(self.out)
+        if not resume and self.lock.path.exists() and dist_env()[0] == 0:
+            with self.lock:                # a live trainer there is named with its pid, not "already holds a run"
+                pass
         self.cfg, ckpt = _setup(cfg, self.out, resume, set(changed))
         self.rank, self.world, self.device, self._own_group = _init_dist(self.cfg)
         self.log, self.progress = (log, progress) if self.rank == 0 else (_quiet, False)
-        self.lock = RunLock(self.out)
         try:
             if resume:
                 self.cfg, ckpt = self._hold(cfg, resume, changed)   # refused in seconds: before data and model are built
