@@ -29,6 +29,7 @@ class Bare:
         self.ema = copy.deepcopy(tr.ema)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=tr.cfg.lr)
         self.shape, self.step = tr.shape, tr.state.step
+        self.amp_dtype = tr.amp_dtype                             # bf16 autocast on a CPU with native bf16 (cpu_bf16)
 
     def __call__(self)->float:
         cfg, s = self.cfg, self.step
@@ -37,7 +38,8 @@ class Bare:
         torch.manual_seed(seeded_generator(cfg.seed, s, 3, 0).initial_seed())
         for g in self.opt.param_groups:
             g['lr'] = lr_at(cfg, s)
-        loss = self.diffusion.loss(self.model, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss, var=cfg.var)
+        with torch.autocast(x0.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            loss = self.diffusion.loss(self.model, x0, pred=cfg.pred, t=t, noise=noise, loss_type=cfg.loss, var=cfg.var)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.opt.step()

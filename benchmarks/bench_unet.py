@@ -6,6 +6,8 @@ order rotated each round), so that a change of machine load hits each of them al
 numbers to read. See benchmarks/README.md.
 
     python benchmarks/bench_unet.py                          # CPU, batch 8, fp32
+    python benchmarks/bench_unet.py --precision fp32,bf16    # CPU bf16 autocast as well (fast on avx512_bf16/AMX CPUs)
+    python benchmarks/bench_unet.py --preset digits --batch 128 --precision fp32,bf16   # the default run's U-Net
     python benchmarks/bench_unet.py --device cuda --compile  # GPU: batch 128, fp32 and bf16 autocast, channels_last
     python benchmarks/bench_unet.py --device cuda --fast-paths  # ours only: channels_last and torch.compile off/on
 """
@@ -142,6 +144,8 @@ def report(summary:dict, models:dict, precision:str)->list:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    ap.add_argument('--preset', default='cifar10', choices=('cifar10', 'digits', 'mnist'),
+                    help="the U-Net preset; inputs get its channels and resolution (digits: 1x16x16, the default run's)")
     ap.add_argument('--batch', type=int, help='batch size (default: 8 on CPU, 128 on CUDA)')
     ap.add_argument('--repeats', type=int, default=7, help='timed rounds after one warm-up round (default 7; fewer if --budget ends)')
     ap.add_argument('--precision', help='comma-separated fp32,bf16 (bf16 = autocast); default fp32 on CPU, both on CUDA')
@@ -164,17 +168,18 @@ def main(argv=None):
 
     budget = C.Budget(a.budget or (540 if cuda else 240))
     env = C.environment(device)
-    print(f'bench_unet: batch {batch}, 32x32, {precisions}, {setting}, '
+    print(f'bench_unet: {a.preset} U-Net, batch {batch}, {precisions}, {setting}, '
           f'threads={threads}; load {env["load_at_start"]} on {env["cores"]} cores\nmemory: {env["memory_method"]}')
 
     torch.manual_seed(0)
-    cfg = unet_preset('cifar10')
+    cfg = unet_preset(a.preset)
+    ch, res = cfg.in_channels, cfg.resolution
     models, missing = make_models(cfg, device, channels_last, a.compile, a.fast_paths)
     d = Diffusion(beta_schedule('linear', 1000)).to(device)
     g = torch.Generator().manual_seed(0)
-    x0 = (torch.rand(batch, 3, 32, 32, generator=g) * 2 - 1).to(device)   # (B, 3, 32, 32) in [-1, 1]
+    x0 = (torch.rand(batch, ch, res, res, generator=g) * 2 - 1).to(device)   # (B, C, H, W) in [-1, 1]
     t = torch.randint(0, 1000, (batch,), generator=g).to(device)
-    noise = torch.randn(batch, 3, 32, 32, generator=g).to(device)
+    noise = torch.randn(batch, ch, res, res, generator=g).to(device)
 
     results, rows, loads = {}, [], []
     for prec in precisions:
@@ -188,14 +193,14 @@ def main(argv=None):
     print(f'\nload (1/5/15 min) before each precision and after each round: {loads}; {budget.elapsed():.0f} s in all')
 
     if a.json:
-        C.write_json(a.json, dict(script='bench_unet', environment=env, batch=batch, resolution=32,
+        C.write_json(a.json, dict(script='bench_unet', environment=env, batch=batch, preset=a.preset,
                                   channels_last=None if a.fast_paths else channels_last,
                                   compile=None if a.fast_paths else a.compile, fast_paths=a.fast_paths, repeats=a.repeats,
                                   params={n: m['params'] for n, m in models.items()}, missing=missing, results=results))
     if not a.no_readme:
         n_rounds = min(s['forward']['n'] for r in results.values() for s in r.values())
         head = (f'Measured {env["date"]} on {env["cpu"] if not cuda else env.get("gpu")}, torch {env["torch"]}, '
-                f'{threads} thread(s), batch {batch}, 32×32, {setting}; '
+                f'{threads} thread(s), {a.preset} U-Net, batch {batch}, {setting}; '
                 f'median [min–max] of {n_rounds} interleaved rounds after a warm-up. Load average (1 min) '
                 f'{min(l[0] for l in loads):.1f}–{max(l[0] for l in loads):.1f} on {env["cores"]} cores. '
                 + (f'Ratios: plain ÷ that setting of the medians, in brackets the median and range of the per-round (paired) '
@@ -206,7 +211,9 @@ def main(argv=None):
         if missing: head += ' Not measured: ' + '; '.join(f'{k} ({v})' for k, v in missing.items()) + '.'
         table = ['| precision | model | parameters | forward ms | train step ms | forward ours/peer | train step ours/peer '
                  '| forward peak MiB | train step peak MiB |', '|---|---|--:|--:|--:|--:|--:|--:|--:|'] + rows
-        C.update_readme(f'bench_unet-{device.type}' + ('-fast-paths' if a.fast_paths else ''), head + '\n\n' + '\n'.join(table))
+        key = (f'bench_unet-{device.type}' + ('-fast-paths' if a.fast_paths else '') + ('' if a.preset == 'cifar10' else f'-{a.preset}')
+               + ('-bf16' if not cuda and 'bf16' in precisions else ''))   # CPU bf16 tables beside the fp32 one
+        C.update_readme(key, head + '\n\n' + '\n'.join(table))
 
 
 if __name__ == '__main__':

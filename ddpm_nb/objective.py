@@ -57,7 +57,7 @@ class DDPMObjective:
     def draw_t(self, cfg, step:int, n:int, g)->Tensor:
         return torch.randint(0, cfg.T, (n,), generator=g)
     def loss_label(self, cfg)->str:
-        return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb'}[cfg.loss]
+        return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb', 'min_snr': 'min-SNR-5 L_simple'}[cfg.loss]
     def grid_sampler(self, cfg)->str:
         return 'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))   # all T steps: Algorithm 2
     def check_sampling(self, cfg, sampler:str, steps, eta):
@@ -70,14 +70,14 @@ class DDPMObjective:
 class FlowObjective:
     "Flow matching (17_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; an ODE samples."
     name, title = 'flow', 'flow-matching'
-    implies = {'pred': 'v'}                               # the only prediction flow matching trains
+    implies = {'pred': 'v', 'loss': 'simple'}            # the only prediction and loss flow matching trains
     samplers = {m: (lambda cfg: 20) for m in FLOW_METHODS}  # euler, heun
     def check(self, cfg, source:str):
         if not (cfg.pred in FLOW_PREDS and cfg.loss in FLOW_LOSSES and cfg.var in FLOW_VARS):
             raise ValueError(f"{source}: objective 'flow' needs pred 'v' (the velocity ε − x_0), loss 'simple' "
                              f"and var fixedsmall or fixedlarge (an ODE has no bound and no variance to learn), "
                              f"got pred {cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}; leave --pred, --loss "
-                             f"and --var out (flow defaults to pred 'v')")
+                             f"and --var out (flow defaults to pred 'v' and loss 'simple')")
     def build(self, cfg)->FlowMatching:
         return FlowMatching(cfg.T)
     def draw_t(self, cfg, step:int, n:int, g)->Tensor:

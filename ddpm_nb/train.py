@@ -283,7 +283,9 @@ def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set)->tuple:
     return cfg, None
 
 def _amp(cfg:TrainConfig, device)->tuple:
-    "(autocast dtype, gradient scaler): bf16 on CUDA if supported, else fp16 with a scaler; off CUDA (None, None)."
+    "(autocast dtype, gradient scaler): CUDA bf16 if supported, else fp16 with a scaler; CPU bf16 if cpu_bf16; else (None, None)."
+    if cfg.amp and cfg.cpu_bf16 and device.type == 'cpu':
+        return torch.bfloat16, None               # bf16 keeps fp32's exponent range: no loss scaling needed
     if not (cfg.amp and device.type == 'cuda'):
         return None, None
     if torch.cuda.is_bf16_supported():

@@ -1,0 +1,103 @@
+"""Time to quality of the digits recipe: train a few variants of the default run, score each by the strict judge.
+
+    python benchmarks/time_to_quality.py                    # every variant in VARIANTS, two at a time
+    python benchmarks/time_to_quality.py --only default bf16 --jobs 1
+
+Each variant is `ddpm_train` (the digits recipe with a few fields changed; `cpu_bf16` is this machine's default
+unless a variant sets it, and each row records which precision it ran in) in a subprocess with one thread, so that
+two variants run side by side on a 2-core machine without disturbing each other's timing; then `ddpm_eval --quality`
+draws 500 samples with the default sampler (DPM-Solver++(2M), 20 steps) and scores them: FDD (package classifier),
+the judge's mean confidence, its "confident" share (p >= 0.9) and improved precision/recall, each with the real-data
+floor. Results go to nbs/results/time_to_quality_digits.json, which 21_tutorial_digits renders. Wall times are of
+one thread; the load is recorded with them.
+"""
+import argparse, json, os, re, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent/'nbs'/'results'/'time_to_quality_digits.json'
+
+VARIANTS = {                                   # name: TrainConfig fields changed from the digits recipe
+    'default': {},
+    'bf16': dict(cpu_bf16=True),
+    'bf16, 1100 steps': dict(cpu_bf16=True, steps=1100),
+    'half the steps (450)': dict(steps=450),
+    'twice the steps (1800)': dict(steps=1800),
+    'lr 1e-3': dict(lr=1e-3),
+    'lr 4e-3': dict(lr=4e-3),
+    'EMA 0.999': dict(ema_decay=0.999),
+    'EMA 0.99': dict(ema_decay=0.99),
+    'batch 64, 1800 steps': dict(batch_size=64, steps=1800),
+    'min-SNR-5': dict(loss='min_snr'),
+    'min-SNR-5, lr 4e-3': dict(loss='min_snr', lr=4e-3),
+}
+
+
+def run(cmd:list, env:dict)->tuple:
+    "(exit status, stdout, stderr, seconds) of one command."
+    t0 = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return p.returncode, p.stdout, p.stderr, time.time() - t0
+
+
+def variant(name:str, over:dict, root:Path, n:int)->dict:
+    "Train one variant and score its samples; the row of the results table."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
+    out = root/re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
+    flags = [a for k, v in over.items()
+             for a in ([f'--{"" if v else "no-"}{k.replace("_", "-")}'] if isinstance(v, bool) else [f'--{k.replace("_", "-")}', str(v)])]
+    load0 = os.getloadavg()[0]
+    rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
+    if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')
+    ck = next((l for l in so.splitlines() if l.startswith('checkpoints:')), '')
+    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--out', str(out/'quality.json'),
+                              '--quiet'], env)
+    if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
+    q = json.loads((out/'quality.json').read_text())['quality']
+    s, r = q['samples'], q['real']
+    row = dict(variant=name, changed=over, train_s=round(train_s, 1), eval_s=round(eval_s, 1), checkpoints=ck,
+               load=[round(load0, 2), round(os.getloadavg()[0], 2)],
+               fdd=s['fdd'], confidence=s['judge']['confidence'], confident=s['judge']['confident'],
+               precision=s['judge']['precision'], recall=s['judge']['recall'],
+               final_loss=_final_loss(out),
+               config=json.loads((out/'config.json').read_text())['train'])   # cpu_bf16: the machine's default unless set
+    row['real'] = dict(fdd=r['fdd'], fdd_std=r['fdd_std'], **{k: r['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
+    print(f"{name:24s} train {train_s:6.0f} s  FDD {row['fdd']:6.1f}  judge conf {row['confidence']:.3f}  "
+          f"confident {row['confident']:.3f}  P {row['precision']:.3f}  R {row['recall']:.3f}", flush=True)
+    return row
+
+
+def _final_loss(run:Path)->float:
+    "Mean training loss of the last metrics line."
+    rows = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines() if l.strip()]
+    return rows[-1].get('loss')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--only', nargs='*', help='variant names (default: all)')
+    ap.add_argument('--jobs', type=int, default=2, help='variants trained at once (one thread each)')
+    ap.add_argument('--n', type=int, default=500, help='samples scored per variant')
+    ap.add_argument('--root', default=None, help='where the runs go (default: a temporary folder)')
+    ap.add_argument('--out', default=str(OUT), help='results JSON (rows of variants already there are kept)')
+    a = ap.parse_args()
+    names = a.only or list(VARIANTS)
+    unknown = [x for x in names if x not in VARIANTS]
+    if unknown: ap.error(f'unknown variant(s) {unknown}; choose from {list(VARIANTS)}')
+    root = Path(a.root or tempfile.mkdtemp(prefix='ddpm_ttq_')); root.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out)
+    old = json.loads(out.read_text()) if out.exists() else {}
+    rows = {r['variant']: r for r in old.get('rows', [])}
+    with ThreadPoolExecutor(a.jobs) as pool:
+        for row in pool.map(lambda x: variant(x, VARIANTS[x], root, a.n), names):
+            rows[row['variant']] = row
+            res = dict(machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0]), n_samples=a.n,
+                       sampler='dpmpp_2m, 20 steps', threads_per_run=1,
+                       rows=[rows[k] for k in VARIANTS if k in rows])
+            out.write_text(json.dumps(res, indent=1))
+    print(f'wrote {out}; runs in {root}')
+
+
+if __name__ == '__main__':
+    main()
