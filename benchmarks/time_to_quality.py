@@ -15,6 +15,8 @@ import argparse, json, os, re, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ddpm_nb.ablations import train_summary
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent/'nbs'/'results'/'time_to_quality_digits.json'
 
@@ -60,18 +62,12 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
                load=[round(load0, 2), round(os.getloadavg()[0], 2)],
                fdd=s['fdd'], confidence=s['judge']['confidence'], confident=s['judge']['confident'],
                precision=s['judge']['precision'], recall=s['judge']['recall'],
-               final_loss=_final_loss(out),
+               final_loss=train_summary(out)['final_loss'],
                config=json.loads((out/'config.json').read_text())['train'])   # cpu_bf16: the machine's default unless set
     row['real'] = dict(fdd=r['fdd'], fdd_std=r['fdd_std'], **{k: r['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
     print(f"{name:24s} train {train_s:6.0f} s  FDD {row['fdd']:6.1f}  judge conf {row['confidence']:.3f}  "
           f"confident {row['confident']:.3f}  P {row['precision']:.3f}  R {row['recall']:.3f}", flush=True)
     return row
-
-
-def _final_loss(run:Path)->float:
-    "Mean training loss of the last metrics line."
-    rows = [json.loads(l) for l in (run/'metrics.jsonl').read_text().splitlines() if l.strip()]
-    return rows[-1].get('loss')
 
 
 def main():

@@ -7,7 +7,7 @@ __all__ = ['RECIPES', 'CONDS', 'FIELD_CHOICES', 'POSITIVE', 'RESUMABLE', 'native
            'config_from_dict', 'resolve_device', 'model_config', 'write_config', 'read_config', 'merge_resume']
 
 # %% ../nbs/09b_config.ipynb #37793968
-import dataclasses, json, math, re, typing
+import dataclasses, functools, json, math, re, typing
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from .data import dataset_info
 from .objective import OBJECTIVES, check_objective, implied_settings
 
 # %% ../nbs/09b_config.ipynb #c9b1f002
+@functools.cache   # TrainConfig() calls it for its default: read /proc/cpuinfo once per process
 def native_cpu_bf16(cpuinfo:str=None, # text of /proc/cpuinfo (None: read this machine's)
                    )->bool:
     "Whether the CPU has bfloat16 instructions (x86 avx512_bf16 or amx_bf16, ARM bf16), where CPU bf16 autocast pays."

@@ -328,10 +328,10 @@ def loss(self:Diffusion,
     C = x0.shape[1]
     target = {'eps': lambda: noise, 'x0': lambda: x0, 'v': lambda: self.get_v(x0, noise, t),
               'mu': lambda: self.q_posterior(x0, xt, t)[0]}[pred]()
+    err = (out[:, :C] - target) ** 2
     if loss_type == 'min_snr':                                        # eq. 6b: per-sample weights (B,)
-        w = self.min_snr_weight(t, pred).to(x0.dtype).view(-1, *(1,) * (x0.ndim - 1))
-        return (w * (out[:, :C] - target) ** 2).mean()
-    mse = ((out[:, :C] - target) ** 2).mean()
+        return (self.min_snr_weight(t, pred).to(x0.dtype).view(-1, *(1,) * (x0.ndim - 1)) * err).mean()
+    mse = err.mean()
     if loss_type == 'simple': return mse
     frozen = torch.cat([out[:, :C].detach(), out[:, C:]], 1)          # the bound term trains only the variance
     return mse + self.T / 1000 * self._vb_loss(frozen, x0, xt, t, pred, var).mean()

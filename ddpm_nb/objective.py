@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .schedule import beta_schedule
-from .diffusion import Diffusion
+from .diffusion import Diffusion, MIN_SNR_GAMMA
 from .data import seeded_generator
 from .sample import sample, check_sample_options, check_labels, num_classes_of, ClassifierFreeGuidance
 from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS
@@ -57,7 +57,7 @@ class DDPMObjective:
     def draw_t(self, cfg, step:int, n:int, g)->Tensor:
         return torch.randint(0, cfg.T, (n,), generator=g)
     def loss_label(self, cfg)->str:
-        return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb', 'min_snr': 'min-SNR-5 L_simple'}[cfg.loss]
+        return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb', 'min_snr': f'min-SNR-{MIN_SNR_GAMMA:g} L_simple'}[cfg.loss]
     def grid_sampler(self, cfg)->str:
         return 'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))   # all T steps: Algorithm 2
     def check_sampling(self, cfg, sampler:str, steps, eta):
