@@ -6,7 +6,8 @@
 Each variant is `ddpm_train` (the digits recipe with a few fields changed; `cpu_bf16` is this machine's default
 unless a variant sets it, and each row records which precision it ran in) in a subprocess with one thread, so that
 two variants run side by side on a 2-core machine without disturbing each other's timing; then `ddpm_eval --quality`
-draws 500 samples with the default sampler (DPM-Solver++(2M), 20 steps) and scores them: FDD (package classifier),
+draws 500 samples with DPM-Solver++(2M), 20 steps (pinned: the default sampler when the stored results were
+measured; 24_fast_samplers has since made its SDE variant the default) and scores them: FDD (package classifier),
 the judge's mean confidence, its "confident" share (p >= 0.9) and improved precision/recall, each with the real-data
 floor. Results go to nbs/results/time_to_quality_digits.json, which 21_tutorial_digits renders. Wall times are of
 one thread; the load is recorded with them.
@@ -53,8 +54,8 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
     rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')
     ck = next((l for l in so.splitlines() if l.startswith('checkpoints:')), '')
-    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--out', str(out/'quality.json'),
-                              '--quiet'], env)
+    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', 'dpmpp_2m',
+                              '--steps', '20', '--out', str(out/'quality.json'), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
     q = json.loads((out/'quality.json').read_text())['quality']
     s, r = q['samples'], q['real']

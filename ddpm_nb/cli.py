@@ -162,8 +162,8 @@ def _write_samples(x, out:Path):
 # %% ../nbs/10_cli.ipynb #a335b8eb
 def ddpm_sample(run:str,             # run directory written by ddpm_train
                 n:int=64,            # number of samples (with --inpaint/--init: one output per input image instead)
-                sampler:str=None,    # DDPM runs: dpmpp_2m (default; DPM-Solver++(2M), the best at <= 25 network calls: 24_fast_samplers), ddpm (ancestral), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
-                steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
+                sampler:str=None,    # DDPM runs: dpmpp_2m_sde (default; stochastic DPM-Solver++(2M), the best at <= 25 network calls: 24_fast_samplers), ddpm (ancestral), ddim, dpmpp_2m, heun; flow runs: euler (default), heun
+                steps:int=None,      # sampler steps (default: 20 for dpmpp_2m_sde, dpmpp_2m, euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                 eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
                 seed:int=0,          # random seed
                 out:str=None,        # output file: .png grid or .npy array (default RUN/samples.png)
@@ -238,8 +238,8 @@ def ddpm_eval(run:str,                # run directory written by ddpm_train
               bpd:bool=False,         # compute bits/dim (with neither --bpd nor --quality: both)
               quality:bool=False,     # draw samples and score them
               n_samples:int=500,      # samples for the quality scores
-              sampler:str=None,       # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
-              steps:int=None,         # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
+              sampler:str=None,       # DDPM runs: dpmpp_2m_sde (default), ddpm (all T steps), ddim, dpmpp_2m, heun; flow runs: euler (default), heun
+              steps:int=None,         # sampler steps (default: 20 for dpmpp_2m_sde, dpmpp_2m, euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
               eta:float=0.0,          # DDIM noise: 0 deterministic, 1 DDPM-like
               var:str=None,           # variance for the bound: fixedlarge (Ho), fixedsmall; default: learned, else large
               no_clip:bool=False,     # do not clip x̂_0 in the bound (Ho et al. clip)

@@ -66,7 +66,7 @@ class TrainConfig:
     ckpt_seconds:float = 60.0    # also checkpoint after this many seconds of training, so kill -9 loses at most that (0: off)
     sample_every:int = 0         # steps between sample grids (0: only at the end)
     n_samples:int = 64           # images in each sample grid
-    sample_steps:int = 100       # sampler steps for grids (DDPM runs: T is Algorithm 2, fewer the default sampler, dpmpp_2m; flow: Euler)
+    sample_steps:int = 100       # sampler steps for grids (DDPM runs: T is Algorithm 2, fewer the default sampler, dpmpp_2m_sde; flow: Euler)
     max_bad_steps:int = 20       # stop after this many consecutive non-finite losses
 
 # %% ../nbs/09b_config.ipynb #f5b4521c

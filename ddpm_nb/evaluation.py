@@ -82,7 +82,8 @@ def _print_quality(q:dict, sampler:str, steps:int):
                   f'p>0.9 {s["confident_frac"]:.3f}   class entropy {s["class_entropy"]:.2f} bits (max 3.32)')
             j = s['judge']                                                 # the stricter judge (11_digits_judge)
             print(f'  {"":9s} judge: confidence {j["confidence"]:.3f}   p>=0.9 {j["confident"]:.3f}   '
-                  f'not a digit {j["not_digit"]:.3f}   precision {j["precision"]:.3f}   recall {j["recall"]:.3f} (k={j["k"]})')
+                  f'not a digit {j["not_digit"]:.3f}   precision {j["precision"]:.3f}   recall {j["recall"]:.3f} (k={j["k"]})   '
+                  f'FD {j["fd"]:.2f}')
         else:
             print(f'  {name:9s} FID {s["fid"]:8.2f}   IS {s["is_mean"]:.2f} ± {s["is_std"]:.2f}')
 
@@ -109,8 +110,8 @@ def evaluate_run(run,                 # run directory written by ddpm_train
                  split:str='test',    # split for bits/dim: test or train
                  n:int=None,          # images for bits/dim (None: the whole split)
                  n_samples:int=500,   # samples for the quality scores
-                 sampler:str=None,    # DDPM runs: dpmpp_2m (default), ddpm (all T steps), ddim, dpmpp_2m_sde, heun; flow runs: euler (default), heun
-                 steps:int=None,      # sampler steps (default: 20 for dpmpp_2m(_sde), euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
+                 sampler:str=None,    # DDPM runs: dpmpp_2m_sde (default), ddpm (all T steps), ddim, dpmpp_2m, heun; flow runs: euler (default), heun
+                 steps:int=None,      # sampler steps (default: 20 for dpmpp_2m_sde, dpmpp_2m, euler and flow heun, T for ddpm, 50 for ddim, 10 for heun)
                  eta:float=0.0,       # DDIM noise: 0 deterministic, 1 DDPM-like
                  var:str=None,        # reverse variance for the bound (None: the run's learned one, else fixedlarge)
                  clip:bool=True,      # clip x̂_0 in the bound (Ho et al. clip)

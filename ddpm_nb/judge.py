@@ -253,8 +253,8 @@ def digits_quality(samples:Tensor,            # generated digits (N, 1, 16, 16) 
                    n_floor:int=5,             # real subsets averaged for the floor (its spread is fdd_std)
                    judge:DigitsClassifier=None, # default: `digits_judge()`
                    k:int=3,                   # k of the precision/recall manifolds
-                  )->dict:                    # {samples, real, noise}: fdd, classifier_scores, judge; n, n_ref
-    "Digits sample quality: FDD (eq. 1 of 11_cifar10_fid), classifier confidence, the judge's scores and precision/recall (eq. 3), with floors."
+                  )->dict:                    # {samples, real, noise}: fdd, classifier_scores, judge (+ its fd); n, n_ref
+    "Digits sample quality: FDD (eq. 1 of 11_cifar10_fid), classifier confidence, the judge's scores, FD and precision/recall (eq. 3), with floors."
     check_images(samples, channels=1, image_size=16)
     if len(samples) < 2: raise ValueError('need at least 2 samples for a Fréchet distance')
     clf = clf or digits_classifier()
@@ -266,12 +266,15 @@ def digits_quality(samples:Tensor,            # generated digits (N, 1, 16, 16) 
     reals = [train.get_batch(torch.randperm(len(train), generator=seeded_generator(seed, k))[:m]) for k in range(n_floor)]
     floors = torch.tensor([fdd(x) for x in reals], dtype=torch.float64)
     judge = judge or digits_judge()
+    jref = gaussian_stats(classifier_features(judge, test.get_batch(torch.arange(len(test)))))   # the judge's FD: same test split
     # the judge's real manifold (eq. 3): m training digits; the floor: m others, disjoint from them
     halves = torch.randperm(len(train), generator=seeded_generator(seed, n_floor + 1))
     m2 = min(n, len(train) // 2)
     manifold = classifier_features(judge, train.get_batch(halves[:m2]))
     other = train.get_batch(halves[m2:2 * m2])
-    judged = lambda x: dict(**classifier_scores(judge, x), **precision_recall(manifold, classifier_features(judge, x), k))
+    def judged(x):
+        f = classifier_features(judge, x)
+        return dict(**classifier_scores(judge, x), **precision_recall(manifold, f, k), fd=frechet_distance(*gaussian_stats(f), *jref))
     noise = uint8_to_unit(torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=seeded_generator(seed, n_floor)))
     x = uint8_to_unit(to_uint8(samples.cpu()))                              # what saving them as 8-bit images keeps
     fdd_std = floors.std().item() if n_floor > 1 else 0.0
