@@ -1,7 +1,13 @@
 """Time to quality of the digits recipe: train a few variants of the default run, score each by the strict judge.
 
-    python benchmarks/time_to_quality.py                    # every variant in VARIANTS, two at a time
+    python benchmarks/time_to_quality.py                    # the first sweep: every variant in VARIANTS, two at a time
     python benchmarks/time_to_quality.py --only default bf16 --jobs 1
+    python benchmarks/time_to_quality.py --sweep around     # the second sweep, around today's default (AROUND)
+
+Two sweeps, each in its own results file so that its training times compare within it. The first (VARIANTS) chose
+today's recipe; its names are relative to the recipe of its time (fp32, L_simple, lr 2e-3), and every row stores the
+full config it ran. The second (AROUND) varies today's default along the axes the first left out: batch size at the
+same number of images seen, the learning-rate warm-up, and a larger learning rate.
 
 Each variant is `ddpm_train` (the digits recipe with a few fields changed; `cpu_bf16` is this machine's default
 unless a variant sets it, and each row records which precision it ran in) in a subprocess with one thread, so that
@@ -20,6 +26,7 @@ from ddpm_nb.ablations import train_summary
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent/'nbs'/'results'/'time_to_quality_digits.json'
+OUT_AROUND = HERE.parent/'nbs'/'results'/'time_to_quality_around_digits.json'
 
 VARIANTS = {                                   # name: TrainConfig fields changed from the digits recipe
     'default': {},
@@ -35,6 +42,16 @@ VARIANTS = {                                   # name: TrainConfig fields change
     'min-SNR-5': dict(loss='min_snr'),
     'min-SNR-5, lr 4e-3': dict(loss='min_snr', lr=4e-3),
 }
+
+AROUND = {                                     # name: TrainConfig fields changed from today's default
+    'default': {},
+    'batch 64, 1800 steps': dict(batch_size=64, steps=1800),
+    'batch 256, 450 steps': dict(batch_size=256, steps=450),
+    'warm-up 20': dict(warmup=20),
+    'warm-up 300': dict(warmup=300),
+    'lr 8e-3': dict(lr=8e-3),
+}
+SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND))
 
 
 def run(cmd:list, env:dict)->tuple:
@@ -73,25 +90,27 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--only', nargs='*', help='variant names (default: all)')
+    ap.add_argument('--sweep', default='recipe', choices=tuple(SWEEPS), help='which sweep (default: recipe, the first)')
+    ap.add_argument('--only', nargs='*', help='variant names (default: all of the sweep)')
     ap.add_argument('--jobs', type=int, default=2, help='variants trained at once (one thread each)')
     ap.add_argument('--n', type=int, default=500, help='samples scored per variant')
     ap.add_argument('--root', default=None, help='where the runs go (default: a temporary folder)')
-    ap.add_argument('--out', default=str(OUT), help='results JSON (rows of variants already there are kept)')
+    ap.add_argument('--out', default=None, help="results JSON (default: the sweep's; rows of variants already there are kept)")
     a = ap.parse_args()
-    names = a.only or list(VARIANTS)
-    unknown = [x for x in names if x not in VARIANTS]
-    if unknown: ap.error(f'unknown variant(s) {unknown}; choose from {list(VARIANTS)}')
+    variants, out = SWEEPS[a.sweep]
+    names = a.only or list(variants)
+    unknown = [x for x in names if x not in variants]
+    if unknown: ap.error(f'unknown variant(s) {unknown} in sweep {a.sweep!r}; choose from {list(variants)}')
     root = Path(a.root or tempfile.mkdtemp(prefix='ddpm_ttq_')); root.mkdir(parents=True, exist_ok=True)
-    out = Path(a.out)
+    out = Path(a.out or out)
     old = json.loads(out.read_text()) if out.exists() else {}
     rows = {r['variant']: r for r in old.get('rows', [])}
     with ThreadPoolExecutor(a.jobs) as pool:
-        for row in pool.map(lambda x: variant(x, VARIANTS[x], root, a.n), names):
+        for row in pool.map(lambda x: variant(x, variants[x], root, a.n), names):
             rows[row['variant']] = row
             res = dict(machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0]), n_samples=a.n,
                        sampler='dpmpp_2m, 20 steps', threads_per_run=1,
-                       rows=[rows[k] for k in VARIANTS if k in rows])
+                       sweep=a.sweep, rows=[rows[k] for k in variants if k in rows])
             out.write_text(json.dumps(res, indent=1))
     print(f'wrote {out}; runs in {root}')
 
