@@ -86,7 +86,7 @@ def check_sample_options(sampler:str, # one of SAMPLERS
     if not eta >= 0: raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta}')
     if sampler in SOLVER_SAMPLERS and eta != 0:
         noise = 'is deterministic' if sampler in ODE_SAMPLERS else 'draws its own noise (the reverse SDE)'
-        raise ValueError(f'eta={eta} is DDIM\'s noise, which sampler={sampler!r} ignores: it {noise}; leave eta out')
+        raise ValueError(f'eta={eta} is DDIM\'s noise, which sampler={sampler!r} ignores: it {noise}; leave eta out, or choose sampler="ddim" to use it')
     if sampler != 'ddpm' and steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
                                                     or not 1 <= steps <= T):
         raise ValueError(f'steps must be an int between 1 and T={T} for sampler={sampler!r} '
