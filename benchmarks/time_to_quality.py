@@ -52,6 +52,7 @@ AROUND = {                                     # name: TrainConfig fields change
     'lr 8e-3': dict(lr=8e-3),
 }
 SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND))
+SAMPLER, STEPS = 'dpmpp_2m', 20            # the fixed instrument of both sweeps (see the docstring)
 
 
 def run(cmd:list, env:dict)->tuple:
@@ -71,8 +72,8 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
     rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')
     ck = next((l for l in so.splitlines() if l.startswith('checkpoints:')), '')
-    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', 'dpmpp_2m',
-                              '--steps', '20', '--out', str(out/'quality.json'), '--quiet'], env)
+    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', SAMPLER,
+                              '--steps', str(STEPS), '--out', str(out/'quality.json'), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
     q = json.loads((out/'quality.json').read_text())['quality']
     s, r = q['samples'], q['real']
@@ -109,7 +110,7 @@ def main():
         for row in pool.map(lambda x: variant(x, variants[x], root, a.n), names):
             rows[row['variant']] = row
             res = dict(machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0]), n_samples=a.n,
-                       sampler='dpmpp_2m, 20 steps', threads_per_run=1,
+                       sampler=f'{SAMPLER}, {STEPS} steps', threads_per_run=1,
                        sweep=a.sweep, rows=[rows[k] for k in variants if k in rows])
             out.write_text(json.dumps(res, indent=1))
     print(f'wrote {out}; runs in {root}')

@@ -259,14 +259,15 @@ def digits_quality(samples:Tensor,            # generated digits (N, 1, 16, 16) 
     if len(samples) < 2: raise ValueError('need at least 2 samples for a Fréchet distance')
     clf = clf or digits_classifier()
     test, train = get_dataset('digits', 'test'), get_dataset('digits', 'train', hflip=False)
-    ref = gaussian_stats(classifier_features(clf, test.get_batch(torch.arange(len(test)))))
+    x_test = test.get_batch(torch.arange(len(test)))                       # the reference of both Fréchet distances
+    ref = gaussian_stats(classifier_features(clf, x_test))
     fdd = lambda x: frechet_distance(*gaussian_stats(classifier_features(clf, x)), *ref)
     n, m = len(samples), min(len(samples), len(train))
     # the floor: real training digits, as many as there are samples; at a few hundred its FDD varies by ~20%, so average
     reals = [train.get_batch(torch.randperm(len(train), generator=seeded_generator(seed, k))[:m]) for k in range(n_floor)]
     floors = torch.tensor([fdd(x) for x in reals], dtype=torch.float64)
     judge = judge or digits_judge()
-    jref = gaussian_stats(classifier_features(judge, test.get_batch(torch.arange(len(test)))))   # the judge's FD: same test split
+    jref = gaussian_stats(classifier_features(judge, x_test))              # the judge's FD
     # the judge's real manifold (eq. 3): m training digits; the floor: m others, disjoint from them
     halves = torch.randperm(len(train), generator=seeded_generator(seed, n_floor + 1))
     m2 = min(n, len(train) // 2)
