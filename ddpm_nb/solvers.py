@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SOLVER_SAMPLERS', 'ODE_SAMPLERS', 'SOLVER_STEPS', 'SOLVER_SPACINGS', 'DEFAULT_SPACING', 'alpha_sigma', 'log_snr',
            'dpmpp_2m_step', 'dpmpp_2m_sde_step', 'varsigma', 'heun_step', 'karras_sigmas', 'nearest_steps',
-           'solver_timesteps', 'solver_nfe', 'heun_steps', 'denoise', 'solver_chain']
+           'solver_timesteps', 'solver_nfe', 'heun_steps', 'DPMSolverChain', 'HeunChain']
 
 # %% ../nbs/24_fast_samplers.ipynb #15d8acf3
 import math
 import numpy as np
 import torch
 from torch import Tensor
-from .diffusion import Diffusion
+from .diffusion import Diffusion, Chain, noise_like, step_tensors
 
 # %% ../nbs/24_fast_samplers.ipynb #2b39e699
 def alpha_sigma(diffusion:Diffusion, # the schedule
@@ -153,54 +153,39 @@ def heun_steps(nfe:int)->int:
     return max(1, (nfe + 1) // 2)
 
 # %% ../nbs/24_fast_samplers.ipynb #b24b20c6
-def denoise(model, diffusion:Diffusion, x:Tensor, t:Tensor, pred:str, clip:bool)->Tensor:
-    "The data prediction x̂_0(x, t) from the network, whatever it predicts; clipped to [-1, 1] if `clip`."
-    out = model(x, t)
-    if out.shape[1] == 2 * x.shape[1]:
-        out = out[:, :x.shape[1]]                        # a learned variance: unused by an ODE or SDE solve
-    x0 = diffusion.predict_x0(out, x, t, pred)
-    return x0.clamp(-1, 1) if clip else x0
+class DPMSolverChain(Chain):
+    "DPM-Solver++(2M) (eqs. 4-5) or, for sampler `dpmpp_2m_sde`, its SDE variant (eq. 6), along the steps `ts`."
+    def __init__(self, d:Diffusion, ts:list, spec, g:torch.Generator, x:Tensor):
+        self.d, self.ts, self.g, self.spec = d, list(ts), g, spec
+        self.nexts, self.t = self.ts[1:] + [-1], step_tensors(self.ts, x)
+        self.sde, self.x0_last = spec.sampler == 'dpmpp_2m_sde', None
 
-def solver_chain(model,                 # callable (x_t, t) -> prediction shaped like x_t
-                 diffusion:Diffusion,   # the schedule, on the device the chains run on
-                 sampler:str,           # one of SOLVER_SAMPLERS
-                 ts:list,               # the steps visited, descending (`solver_timesteps` or `timesteps`)
-                 pred:str='eps',        # what the model predicts: one of PREDS
-                 clip:bool=False,       # clip x̂_0 to [-1, 1] at every node
-                 generator:torch.Generator=None, # the noise of dpmpp_2m_sde
-                 every:int=1,           # record x after every k-th node and the last
-                 record:bool=False,     # keep the frames
-                ):                      # a function (x_T, bar=None) -> (x_0, frames, x_T first)
-    "The chain function `sample` runs for a solver: the loop of (4)-(8) over the steps `ts`."
-    if sampler not in SOLVER_SAMPLERS:
-        raise ValueError(f'unknown solver {sampler!r}; choose one of {", ".join(SOLVER_SAMPLERS)}')
-    ts = list(ts)
-    nexts = ts[1:] + [-1]
-    def chain(x, bar=None):
-        tt = [torch.full((len(x),), t, dtype=torch.long, device=x.device) for t in ts]   # the net's (B,) steps
-        frames, x0_last, t_last = [x], None, None
-        for k, (t, t_next) in enumerate(zip(ts, nexts)):
-            x0 = denoise(model, diffusion, x, tt[k], pred, clip)         # 1. the network's data prediction
-            if sampler == 'heun':                                        # 2. the step: (8), (4)-(5) or (6)
-                eps = diffusion.predict_eps(x0, x, tt[k])
-                x_euler = heun_step(diffusion, eps, x, t, t_next)
-                if t_next >= 0:
-                    x0_e = denoise(model, diffusion, x_euler, tt[k + 1], pred, clip)
-                    eps_e = diffusion.predict_eps(x0_e, x_euler, tt[k + 1])
-                    x = heun_step(diffusion, eps, x, t, t_next, eps_e)
-                else:
-                    x = x_euler
-            elif sampler == 'dpmpp_2m':
-                x = dpmpp_2m_step(diffusion, x0, x, t, t_next, x0_last, t_last)
-            else:
-                z = None
-                if t_next >= 0:
-                    z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-                x = dpmpp_2m_sde_step(diffusion, x0, x, t, t_next, z, x0_last, t_last)
-            x0_last, t_last = x0, t                          # 3. remember x̂_0 for the next correction
-            if record and ((k + 1) % every == 0 or k + 1 == len(ts)):
-                frames.append(x)
-            if bar is not None:
-                bar.update()
-        return x, frames
-    return chain
+    def step(self, model, x:Tensor, k:int)->Tensor:
+        t, t_next = self.ts[k], self.nexts[k]
+        x0 = self.d.predict(model, x, self.t[k], self.spec.pred, clip=self.spec.clip)   # 1. data prediction
+        last = (self.x0_last, self.ts[k - 1]) if k > 0 else (None, None)
+        if self.sde:                                                                    # 2. the step, (6)
+            z = noise_like(x, self.g) if t_next >= 0 else None
+            x = dpmpp_2m_sde_step(self.d, x0, x, t, t_next, z, *last)
+        else:                                                                           # 2. the step, (4)-(5)
+            x = dpmpp_2m_step(self.d, x0, x, t, t_next, *last)
+        self.x0_last = x0                                       # 3. remember x̂_0 for the next correction
+        return x
+
+class HeunChain(Chain):
+    "Heun's method (eq. 8) on the PF-ODE along the steps `ts`; its last move, the jump to the data, is Euler's."
+    def __init__(self, d:Diffusion, ts:list, spec, g:torch.Generator, x:Tensor):
+        self.d, self.ts, self.spec = d, list(ts), spec
+        self.nexts, self.t = self.ts[1:] + [-1], step_tensors(self.ts, x)
+
+    def _eps(self, model, x:Tensor, k:int)->Tensor:
+        x0 = self.d.predict(model, x, self.t[k], self.spec.pred, clip=self.spec.clip)   # 1. data prediction
+        return self.d.predict_eps(x0, x, self.t[k])
+
+    def step(self, model, x:Tensor, k:int)->Tensor:
+        t, t_next = self.ts[k], self.nexts[k]
+        eps = self._eps(model, x, k)
+        x_euler = heun_step(self.d, eps, x, t, t_next)                     # 2. Euler's step (DDIM)
+        if t_next < 0:
+            return x_euler
+        return heun_step(self.d, eps, x, t, t_next, self._eps(model, x_euler, k + 1))   # 2. Heun's, (8)
