@@ -208,7 +208,7 @@ def ddpm_sample(run:str,             # run directory written by ddpm_train
         print(f'{len(x01)} images ({"RePaint" if mode == "inpaint" else "SDEdit"}, {sampler}, {steps or diffusion.T} steps) -> {out}')
         return out
     labels = None if label is None else parse_labels(label, n, model.cfg.num_classes)   # before anything is drawn
-    x = sample_run(model, diffusion, cfg, (n, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=batch_size,
+    x = sample_run(model, diffusion, cfg, (n, C, S, S), sampler, steps, eta=eta, seed=seed, device=dev, batch_size=batch_size,
                    progress=not quiet, labels=labels, guidance=guidance)   # (n, C, S, S), in the labels' order
     _write_samples(x, out)
     cls = '' if label is None else f', label {label}, guidance {1.0 if guidance is None else guidance:g}'

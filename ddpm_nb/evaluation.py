@@ -154,7 +154,7 @@ def evaluate_run(run,                 # run directory written by ddpm_train
     if quality:
         t0 = time.time()
         C, S = model.cfg.in_channels, model.cfg.resolution
-        x = sample_run(model, diffusion, cfg, (n_samples, C, S, S), sampler, steps, eta, seed=seed, device=dev, batch_size=256,
+        x = sample_run(model, diffusion, cfg, (n_samples, C, S, S), sampler, steps, eta=eta, seed=seed, device=dev, batch_size=256,
                        progress=progress)
         q = sample_quality(x, name, data_dir, dev, seed)
         report['quality'] = dict(q, sampler=sampler, steps=steps or diffusion.T, eta=eta, seconds=round(time.time() - t0, 1))

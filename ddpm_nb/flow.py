@@ -4,13 +4,15 @@
 
 # %% auto #0
 __all__ = ['FLOW_PREDS', 'FLOW_LOSSES', 'FLOW_VARS', 'FLOW_METHODS', 'FlowMatching', 'empirical_velocity', 'flow_times',
-           'flow_sample']
+           'FlowChain', 'flow_sample']
 
 # %% ../nbs/17_flow_matching.ipynb #f0000003
+from dataclasses import replace
 import torch
 from torch import Tensor
 from fastcore.basics import patch
-from .sample import batch_shape, eval_mode, make_generator, infer_device, start_chunks
+from .diffusion import Chain
+from .sample import batch_shape, make_generator, infer_device, start_chunks, sampling_spec, run_chains
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00001
 def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
@@ -146,45 +148,51 @@ FLOW_METHODS = ('euler', 'heun')
 def flow_times(steps:int, # number of solver steps N >= 1
               )->Tensor:  # (N + 1,) float64, from 1 (noise) down to 0 (data)
     "The uniform grid s_k = 1 − k/N the ODE samplers visit (eq. 10)."
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1: raise ValueError(f'steps must be an int >= 1, got {steps!r}')
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f'steps must be an int >= 1, got {steps!r}')
     return torch.linspace(1, 0, steps + 1, dtype=torch.float64)
 
-def _flow_chain(model, fm:FlowMatching, x:Tensor, ss:Tensor, method:str)->tuple:
-    "Integrate dx/ds = v_θ from ss[0] = 1 to ss[-1] = 0 (eq. 10 or 10b); returns x_0 and every visited point, x_1 first."
-    frames, full = [x], lambda v: torch.full((len(x),), v, device=x.device, dtype=x.dtype)
-    for s, s_next in zip(ss[:-1].tolist(), ss[1:].tolist()):
-        s_b, n_b = full(s), full(s_next)                                             # (B,) each
-        v = model(x, fm.net_time(s_b))
-        if method == 'euler': x = fm.euler_step(v, x, s_b, n_b)
-        else: x = fm.heun_step(v, model(fm.euler_step(v, x, s_b, n_b), fm.net_time(n_b)), x, s_b, n_b)
-        frames.append(x)
-    return x, frames
+class FlowChain(Chain):
+    "Euler (eq. 10) or Heun (eq. 10b) steps of dx/ds = v_θ(x, s) over the grid `ss`, from s = 1 to s = 0."
+    def __init__(self, fm:FlowMatching, ss:Tensor, method:str, x:Tensor):
+        self.fm, self.method = fm, method
+        self.ts = list(zip(ss[:-1].tolist(), ss[1:].tolist()))           # (s, s_next) of each move
+        self.full = lambda v: torch.full((len(x),), v, device=x.device, dtype=x.dtype)   # (B,)
+
+    def step(self, model, x:Tensor, k:int)->Tensor:
+        s, s_next = (self.full(v) for v in self.ts[k])
+        v = model(x, self.fm.net_time(s))
+        x_euler = self.fm.euler_step(v, x, s, s_next)                      # (10)
+        if self.method == 'euler':
+            return x_euler
+        return self.fm.heun_step(v, model(x_euler, self.fm.net_time(s_next)), x, s, s_next)   # (10b)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00006
-def flow_sample(model,                          # callable (x_s, t) -> velocity; t = s·(T−1), float (B,)
-                fm:FlowMatching,                # the path the model was trained on
-                shape:tuple=None,               # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
-                steps:int=20,                   # solver steps N (NFE = N for Euler, 2N for Heun)
-                method:str='euler',             # one of FLOW_METHODS
-                clip:bool=True,                 # clip the result to [-1, 1] (images); False for unbounded data
-                seed:int=None,                  # seed of a fresh generator on `device`; None: from torch's global RNG
-                generator:torch.Generator=None, # or your own generator on `device` (not both)
-                device=None,                    # default: the model's parameters', else x_T's
-                x_T:Tensor=None,                # the starting noise x_1 ~ N(0, I); drawn when None
-                batch_size:int=None,            # integrate this many samples at a time; None: all at once
-                return_trajectory:bool=False,   # also return every visited point, (N + 1, n, ...) on the CPU
-               )->Tensor|tuple:                 # x_0 (n, ...); with return_trajectory (x_0, frames)
+def flow_sample(model,                # callable (x_s, t[, y]) -> velocity; t = s·(T−1), float (B,)
+                fm:FlowMatching,      # the path the model was trained on
+                shape:tuple=None,     # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
+                sampler='euler',      # one of FLOW_METHODS, or a whole SamplingSpec
+                steps:int=None,       # solver steps N (NFE = N for Euler, 2N for Heun); None: 20
+                x_T:Tensor=None,      # the starting noise x_1 ~ N(0, I); drawn when None
+                return_trajectory:bool=False, # also return every visited point, (N + 1, n, ...) on the CPU
+                **options,            # other SamplingSpec fields: clip, labels, guidance, seed, batch_size, ...
+               )->Tensor|tuple:       # x_0 (n, ...); with return_trajectory (x_0, frames)
     "Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform grid (eq. 10)."
-    if method not in FLOW_METHODS: raise ValueError(f'unknown method {method!r}; choose one of {", ".join(FLOW_METHODS)}')
-    shape, ss = batch_shape(shape, x_T), flow_times(steps)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f'batch_size must be a positive int or None, got {batch_size!r}')
-    device = infer_device(model, x_T, fm, device)
-    g, xs, trajs = make_generator(seed, generator, device), [], []
-    with eval_mode(model), torch.inference_mode():
-        for x in start_chunks(shape, x_T, g, device, batch_size):
-            x, frames = _flow_chain(model, fm, x, ss, method)
-            xs.append(x.clamp(-1, 1) if clip else x)
-            if return_trajectory: trajs.append(torch.stack(frames).cpu())            # (N + 1, b, ...)
-    x0 = torch.cat(xs)                                                                # outside inference mode: ordinary tensors
-    return (x0, torch.cat(trajs, 1)) if return_trajectory else x0
+    spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
+    spec = replace(spec, sampler=spec.sampler or 'euler', steps=spec.steps or 20)
+    if spec.sampler not in FLOW_METHODS:
+        raise ValueError(f'unknown sampler {spec.sampler!r} for flow matching; choose one of {", ".join(FLOW_METHODS)}')
+    shape, ss = batch_shape(shape, x_T), flow_times(spec.steps)
+    bs = spec.batch_size
+    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+        raise ValueError(f'batch_size must be a positive int or None, got {bs!r}')
+    device = infer_device(model, x_T, fm, spec.device)
+    g = make_generator(spec.seed, spec.generator, device)
+    x0, traj = run_chains(model, lambda x, lo: FlowChain(fm, ss, spec.sampler, x),
+                          start_chunks(shape, x_T, g, device, bs), spec, shape[0], 1 if return_trajectory else None)
+    if spec.clip:
+        x0 = x0.clamp(-1, 1)
+    if not return_trajectory:
+        return x0
+    traj[-1] = x0.cpu()                            # the last frame is exactly the returned sample
+    return x0, traj

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MASK_KINDS', 'known_at', 'forward_jump', 'paste', 'jump_schedule', 'reverse_moves', 'check_mask', 'sampler_levels',
-           'repaint', 'sdedit_steps', 'sdedit', 'digit_masks', 'inpainting_benchmark', 'sdedit_benchmark',
-           'inpainting_markdown', 'sdedit_markdown', 'plot_inpainting', 'check_edit_flags', 'read_npy',
-           'check_unit_images', 'edit_run']
+           'RePaintChain', 'repaint', 'sdedit_steps', 'SDEditChain', 'sdedit', 'digit_masks', 'inpainting_benchmark',
+           'sdedit_benchmark', 'inpainting_markdown', 'sdedit_markdown', 'plot_inpainting', 'check_edit_flags',
+           'read_npy', 'check_unit_images', 'edit_run']
 
 # %% ../nbs/26_inpainting.ipynb #1a000004
 import json, math, os, time
@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .diffusion import Diffusion
-from .sample import (timesteps, check_sample_options, infer_device, diffusion_on, eval_mode, batch_shape,
-                            make_generator, start_chunks)
+from .diffusion import Diffusion, Chain, noise_like
+from .sample import (timesteps, infer_device, diffusion_on, batch_shape, make_generator, start_chunks,
+                            sampling_spec, check_spec, visited_steps, AncestralChain, run_chains)
 
 # %% ../nbs/26_inpainting.ipynb #1a000007
 def known_at(diffusion:Diffusion, # the schedule
@@ -106,79 +106,64 @@ def sampler_levels(T:int,              # the schedule's number of steps
     S = T if steps is None else steps
     return timesteps(T, S, spacing if sampler == 'ddim' else 'uniform').tolist() + [-1]
 
-def _draws(sampler:str, eta:float, levels:list)->list:
-    "Does the step out of position p add noise? As in `sample`: DDPM unless t = 0, DDIM when σ > 0."
-    if sampler == 'ddpm': return [t > 0 for t in levels[:-1]]
-    return [eta > 0 and tp >= 0 for tp in levels[1:]]
-
-def _chunk_kwargs(kwargs:dict, lo:int, b:int, N:int)->dict:
-    "Per-sample tensors of `model_kwargs` (leading dimension N, e.g. labels y) sliced to one chunk; the rest as is."
-    return {k: v[lo:lo + b] if torch.is_tensor(v) and v.ndim > 0 and v.shape[0] == N else v for k, v in kwargs.items()}
+def _edit_spec(spec, T:int, what:str)->int:
+    "Check a spec for RePaint or SDEdit, which run on the steps of Algorithm 2 or DDIM; the number of steps."
+    S = check_spec(spec, T)
+    if spec.sampler not in ('ddpm', 'ddim'):
+        raise ValueError(f'{what} runs on ddpm or ddim steps, not sampler={spec.sampler!r}')
+    return S
 
 # %% ../nbs/26_inpainting.ipynb #1a000025
-def _repaint_chain(model, d, fns, x, x0, mask, levels, plan, draws, g, kwargs, bar=None)->Tensor:
-    "Walk `plan` (eq. 3) from x = x_T: reverse steps merged with the known region (eq. 1), jumps (eq. 2)."
-    t_in = {}                                                 # the network's (B,) step tensors, one per level
-    for a, b in zip(plan[:-1], plan[1:]):
+class RePaintChain(Chain):
+    "RePaint's walk over a sampler's positions (eq. 3): down by a reverse step merged with the known region (1), up by (2)."
+    def __init__(self,
+                 base:AncestralChain, # the sampler's reverse steps, for this batch
+                 d:Diffusion,         # the schedule
+                 known:Tensor,        # the images whose kept pixels are known, (B, ...)
+                 mask:Tensor,         # bool, broadcastable to `known`: True = keep
+                 plan:list,           # the positions visited (`jump_schedule`)
+                ):
+        self.base, self.d, self.known, self.mask, self.plan = base, d, known, mask, plan
+        self.levels = base.ts + [-1]                          # position p holds x at level levels[p]
+
+    def __len__(self)->int:
+        return len(self.plan) - 1
+
+    def step(self, model, x:Tensor, k:int)->Tensor:
+        a, b = self.plan[k], self.plan[k + 1]
+        g, lv = self.base.g, self.levels
         if b == a + 1:                                        # down: one reverse step, then (1)
-            t = t_in.setdefault(levels[a], torch.full((x.shape[0],), levels[a], device=x.device, dtype=torch.long))
-            z = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype) if draws[a] else None
-            unknown = fns[a](model(x, t, **kwargs), x, z)
-            eps = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype) if levels[b] >= 0 else None
-            x = paste(known_at(d, x0, levels[b], eps), unknown, mask)
-        else:                                                 # up: q(x_t | x_s), (2)
-            z = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-            x = forward_jump(d, x, levels[a], levels[b], z)
-        if bar is not None: bar.update()
-    return x
+            unknown = self.base.step(model, x, a)
+            eps = noise_like(x, g) if lv[b] >= 0 else None
+            return paste(known_at(self.d, self.known, lv[b], eps), unknown, self.mask)
+        return forward_jump(self.d, x, lv[a], lv[b], noise_like(x, g))   # up: q(x_t | x_s), (2)
 
 # %% ../nbs/26_inpainting.ipynb #1a000026
-def repaint(model,                      # callable (x_t, t, **model_kwargs) -> output shaped like x_t
-            diffusion:Diffusion,        # the schedule the model was trained with
-            x0:Tensor,                  # the images to complete, (N, C, H, W) (or (N, D)) in [-1, 1]; filled pixels ignored
-            mask,                       # 1 = keep, 0 = fill, broadcastable to x0: (N or 1, 1, H, W); see `check_mask`
-            resample:int=1,             # R: times each stretch of `jump` steps is denoised (1: no resampling)
-            jump:int=10,                # j: sampler steps per resampling jump
-            sampler:str='ddpm',         # "ddpm" (all T steps) or "ddim" (`steps` of them; eta=1 is a respaced DDPM)
-            steps:int=None,             # sampler steps (None: all T)
-            eta:float=0.0,              # DDIM noise
-            var:str='fixedsmall',       # DDPM reverse variance
-            pred:str='eps',             # what the model predicts: one of PREDS
-            clip:bool=True,             # clip x̂_0 at every step and the filled pixels of the result to [-1, 1]
-            seed:int=None,              # seed of a fresh generator on `device`
-            generator:torch.Generator=None, # or your own generator (not both)
-            device=None,                # default: the model's, else x0's
-            batch_size:int=None,        # chains per chunk; None: all N at once
-            progress:bool=False,        # tqdm bar over the moves
-            spacing:str='uniform',      # which steps DDIM visits
-            **model_kwargs,             # passed to the model at every call, e.g. y=labels (N,) (sliced per chunk)
-           )->Tensor:                   # completions (N, ...): x0 where mask is 1, bit for bit
+def repaint(model,              # callable (x_t, t[, y]) -> output shaped like x_t
+            diffusion:Diffusion,# the schedule the model was trained with
+            x0:Tensor,          # the images to complete, (N, C, H, W) (or (N, D)) in [-1, 1]; filled pixels ignored
+            mask,               # 1 = keep, 0 = fill, broadcastable to x0: (N or 1, 1, H, W); see `check_mask`
+            resample:int=1,     # R: times each stretch of `jump` steps is denoised (1: no resampling)
+            jump:int=10,        # j: sampler steps per resampling jump
+            spec=None,          # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
+            **options,          # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
+           )->Tensor:           # completions (N, ...): x0 where mask is 1, bit for bit
     "RePaint (Lugmayr et al. 2022): fill the masked-out pixels of x0 with model samples that agree with the kept ones."
+    spec = sampling_spec(spec or 'ddpm', **options)
     shape = batch_shape(None, x0)
-    S = check_sample_options(sampler, diffusion.T, steps, eta, var, pred, None, batch_size)
+    S = _edit_spec(spec, diffusion.T, 'RePaint')
     mask = check_mask(mask, shape)
-    plan, levels = jump_schedule(S, jump, resample), sampler_levels(diffusion.T, sampler, S, spacing)
-    device = infer_device(model, x0, diffusion, device)
-    d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
-    x0, mask = x0.to(device), mask.to(device)
-    bar = _bar(progress, shape[0], batch_size, len(plan) - 1, 'repaint')
-    outs, lo = [], 0
-    with eval_mode(model), torch.inference_mode():
-        for x in start_chunks(shape, None, g, device, batch_size):        # x_T, drawn lazily per chunk
-            b = x.shape[0]
-            fns = d.reverse_steps(x, levels[:-1], levels[1:] if sampler == 'ddim' else None, eta=eta, pred=pred,
-                                  var=var, clip=clip)
-            out = _repaint_chain(model, d, fns, x, x0[lo:lo + b], mask[lo:lo + b], levels, plan,
-                                 _draws(sampler, eta, levels), g, _chunk_kwargs(model_kwargs, lo, b, shape[0]), bar)
-            outs.append(paste(x0[lo:lo + b], out.clamp(-1, 1) if clip else out, mask[lo:lo + b]))
-            lo += b
-    if bar is not None: bar.close()
-    return torch.cat(outs)
+    plan = jump_schedule(S, jump, resample)
+    device = infer_device(model, x0, diffusion, spec.device)
+    d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
+    ts, x0, mask = visited_steps(d, spec, S), x0.to(device), mask.to(device)
 
-def _bar(progress:bool, N:int, batch_size, moves:int, desc:str):
-    if not progress: return None
-    from tqdm.auto import tqdm
-    return tqdm(total=math.ceil(N / (batch_size or N)) * moves, desc=desc)
+    def chain_for(x, lo):
+        rows = slice(lo, lo + len(x))
+        return RePaintChain(AncestralChain(d, ts, spec, g, x), d, x0[rows], mask[rows], plan)
+
+    out, _ = run_chains(model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0])
+    return paste(x0, out.clamp(-1, 1) if spec.clip else out, mask)
 
 # %% ../nbs/26_inpainting.ipynb #1a000040
 def sdedit_steps(S:int,          # the sampler's number of steps
@@ -192,51 +177,45 @@ def _check_strength(strength, name='strength'):
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
         raise ValueError(f'{name} must be a number in [0, 1] (0: return the input, 1: plain sampling), got {strength!r}')
 
-def sdedit(model,                      # callable (x_t, t, **model_kwargs) -> output shaped like x_t
-           diffusion:Diffusion,        # the schedule the model was trained with
-           x_init:Tensor,              # the images to edit, (N, C, H, W) (or (N, D)) in [-1, 1]
-           strength:float=0.5,         # how far to noise: 0 returns x_init, 1 ignores it (plain sampling)
-           sampler:str='ddpm',         # "ddpm" (all T steps) or "ddim"
-           steps:int=None,             # sampler steps (None: all T)
-           eta:float=0.0,              # DDIM noise
-           var:str='fixedsmall',       # DDPM reverse variance
-           pred:str='eps',             # what the model predicts
-           clip:bool=True,             # clip x̂_0 at every step and the result to [-1, 1]
-           seed:int=None,              # seed of a fresh generator on `device`
-           generator:torch.Generator=None, # or your own generator (not both)
-           device=None,                # default: the model's, else x_init's
-           batch_size:int=None,        # chains per chunk; None: all N at once
-           progress:bool=False,        # tqdm bar over the steps
-           spacing:str='uniform',      # which steps DDIM visits
-           **model_kwargs,             # passed to the model at every call, e.g. y=labels (N,) (sliced per chunk)
-          )->Tensor:                   # edited images (N, ...)
+class SDEditChain(Chain):
+    "SDEdit (eq. 5): start from x_init noised to the sampler's position S − k, then make the last k moves of `base`."
+    def __init__(self, base:AncestralChain, d:Diffusion, x_init:Tensor, k:int):
+        self.base, self.d, self.x_init, self.first = base, d, x_init, len(base) - k
+
+    def __len__(self)->int:
+        return len(self.base) - self.first
+
+    def start(self, eps:Tensor)->Tensor:
+        if self.first == 0:                 # strength 1: N(0, I) itself, as `sample` starts, draw for draw
+            return eps
+        return known_at(self.d, self.x_init, self.base.ts[self.first], eps)   # (5)
+
+    def step(self, model, x:Tensor, k:int)->Tensor:
+        return self.base.step(model, x, self.first + k)
+
+def sdedit(model,              # callable (x_t, t[, y]) -> output shaped like x_t
+           diffusion:Diffusion,# the schedule the model was trained with
+           x_init:Tensor,      # the images to edit, (N, C, H, W) (or (N, D)) in [-1, 1]
+           strength:float=0.5, # how far to noise: 0 returns x_init, 1 ignores it (plain sampling)
+           spec=None,          # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
+           **options,          # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
+          )->Tensor:           # edited images (N, ...)
     "SDEdit (Meng et al. 2022): noise x_init to step strength·T with q(x_t | x_0) (eq. 5), then run the reverse chain."
+    spec = sampling_spec(spec or 'ddpm', **options)
     shape = batch_shape(None, x_init)
-    S = check_sample_options(sampler, diffusion.T, steps, eta, var, pred, None, batch_size)
+    S = _edit_spec(spec, diffusion.T, 'SDEdit')
     k = sdedit_steps(S, strength)
-    device = infer_device(model, x_init, diffusion, device)
-    if k == 0: return x_init.to(device, copy=True)                     # nothing to run: the input, bit for bit
-    levels = sampler_levels(diffusion.T, sampler, S, spacing)
-    d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
-    x_init, draws, outs, lo = x_init.to(device), _draws(sampler, eta, levels), [], 0
-    bar = _bar(progress, shape[0], batch_size, k, 'sdedit')
-    with eval_mode(model), torch.inference_mode():
-        for eps in start_chunks(shape, None, g, device, batch_size):   # the same draws as `sample`'s x_T
-            b = eps.shape[0]
-            # (5); at strength 1 start from N(0, I) exactly as `sample` does, so the two agree draw for draw
-            x = eps if k == S else known_at(d, x_init[lo:lo + b], levels[S - k], eps)
-            fns = d.reverse_steps(x, levels[:-1], levels[1:] if sampler == 'ddim' else None, eta=eta, pred=pred,
-                                  var=var, clip=clip)
-            kw = _chunk_kwargs(model_kwargs, lo, b, shape[0])
-            for p in range(S - k, S):
-                t = torch.full((b,), levels[p], device=device, dtype=torch.long)
-                z = torch.randn(x.shape, generator=g, device=device, dtype=x.dtype) if draws[p] else None
-                x = fns[p](model(x, t, **kw), x, z)
-                if bar is not None: bar.update()
-            outs.append(x.clamp(-1, 1) if clip else x)
-            lo += b
-    if bar is not None: bar.close()
-    return torch.cat(outs)
+    device = infer_device(model, x_init, diffusion, spec.device)
+    if k == 0:
+        return x_init.to(device, copy=True)                 # nothing to run: the input, bit for bit
+    d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
+    ts, x_init = visited_steps(d, spec, S), x_init.to(device)
+
+    def chain_for(x, lo):
+        return SDEditChain(AncestralChain(d, ts, spec, g, x), d, x_init[lo:lo + len(x)], k)
+
+    out, _ = run_chains(model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0])
+    return out.clamp(-1, 1) if spec.clip else out
 
 # %% ../nbs/26_inpainting.ipynb #1a000046
 MASK_KINDS = ('top', 'left', 'random')

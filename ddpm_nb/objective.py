@@ -7,7 +7,8 @@ __all__ = ['OBJECTIVES', 'RUN_SAMPLERS', 'Objective', 'DDPMObjective', 'FlowObje
            'implied_settings', 'build_diffusion', 'run_sampler', 'sample_run']
 
 # %% ../nbs/09c_objective.ipynb #6e9ef343
-from typing import Callable, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -15,7 +16,7 @@ from torch import Tensor
 from .schedule import beta_schedule
 from .diffusion import Diffusion, MIN_SNR_GAMMA
 from .data import seeded_generator
-from .sample import sample, check_sample_options, check_labels, num_classes_of, ClassifierFreeGuidance
+from .sample import sample, SamplingSpec, sampling_spec, check_spec
 from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS
 from .flow import flow_sample, flow_times
 
@@ -38,8 +39,8 @@ class Objective(Protocol):
     def grid_sampler(self, cfg)->str: ...
     # ValueError for options the sampler cannot take
     def check_sampling(self, cfg, sampler:str, steps, eta): ...
-    # (N, C, H, W) in [-1, 1]; `opts`: seed, device, batch_size, progress
-    def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor: ...
+    # (N, C, H, W) in [-1, 1], by `spec` (its sampler and steps filled in by `run_sampler`)
+    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor: ...
 
 # %% ../nbs/09c_objective.ipynb #a802c40d
 class DDPMObjective:
@@ -61,10 +62,9 @@ class DDPMObjective:
     def grid_sampler(self, cfg)->str:
         return 'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))   # all T steps: Algorithm 2
     def check_sampling(self, cfg, sampler:str, steps, eta):
-        check_sample_options(sampler, cfg.T, steps, eta, cfg.var, cfg.pred)
-    def sample(self, model, path, cfg, shape, sampler, steps, eta, **opts)->Tensor:
-        return sample(model, path, shape, sampler=sampler, steps=steps, eta=eta, pred=cfg.pred, var=cfg.var,
-                      **opts)
+        check_spec(SamplingSpec(sampler, steps, eta, cfg.var, cfg.pred), cfg.T)
+    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor:
+        return sample(model, path, shape, replace(spec, pred=cfg.pred, var=cfg.var))
 
 # %% ../nbs/09c_objective.ipynb #83d0ccf3
 class FlowObjective:
@@ -92,8 +92,8 @@ class FlowObjective:
             raise ValueError(f'eta={eta}: a flow run is sampled by a deterministic ODE solver, which has no DDIM '
                              'noise; leave --eta out')
         flow_times(steps)                         # bad steps: its one-line message, before anything is drawn
-    def sample(self, model, path, cfg, shape, sampler, steps, eta, progress:bool=False, **opts)->Tensor:
-        return flow_sample(model, path, shape, steps=steps, method=sampler, **opts)   # (no progress bar)
+    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor:
+        return flow_sample(model, path, shape, spec)
 
 # %% ../nbs/09c_objective.ipynb #d08d8963
 OBJECTIVES = {o.name: o for o in (DDPMObjective(), FlowObjective())}
@@ -144,27 +144,15 @@ def run_sampler(cfg,               # the run's TrainConfig: its objective decide
     return sampler, steps
 
 # %% ../nbs/09c_objective.ipynb #e6a95fa0
-def sample_run(model,              # the run's network, e.g. from `load_run`
-               diffusion,          # its Diffusion, or FlowMatching for a flow run
-               cfg,                # its TrainConfig
-               shape:tuple,        # (N, C, H, W)
-               sampler:str=None,   # see `run_sampler`
-               steps:int=None,     # see `run_sampler`
-               eta:float=0.0,      # DDIM noise (DDPM runs only)
-               seed:int=None,      # seed of a fresh generator; None: from torch's global RNG
-               device=None,        # default: the model's
-               batch_size:int=None,# samples per chunk; None: all at once
-               progress:bool=False,# progress bar (DDPM samplers)
-               labels=None,        # class-conditional runs: one label, or one per sample (N,)
-               guidance:float=None,# classifier-free guidance scale s (with labels; default 1: plain conditional)
-              )->Tensor:           # (N, C, H, W) in [-1, 1]
-    "Samples from a trained run by a sampler of its objective: `sample` (ddpm, ddim), `flow_sample` (euler, heun)."
-    sampler, steps = run_sampler(cfg, sampler, steps, eta)
-    labels, guidance = check_labels(labels, guidance, shape[0], num_classes_of(model))
-    opts = {}
-    if labels is not None and cfg.objective == 'ddpm':
-        opts = dict(labels=labels, guidance=guidance)           # `sample` gives each chunk its labels
-    elif labels is not None:                                    # ODE solvers call model(x, t): guide the whole batch
-        model, batch_size = ClassifierFreeGuidance(model, labels, guidance), None
-    return OBJECTIVES[cfg.objective].sample(model, diffusion, cfg, shape, sampler, steps, eta, seed=seed, device=device,
-                                            batch_size=batch_size, progress=progress, **opts)
+def sample_run(model,        # the run's network, e.g. from `load_run`
+               diffusion,    # its Diffusion, or FlowMatching for a flow run
+               cfg,          # its TrainConfig
+               shape:tuple,  # (N, C, H, W)
+               sampler=None, # see `run_sampler`; or a whole SamplingSpec
+               steps:int=None, # see `run_sampler`
+               **options,    # other SamplingSpec fields: eta, labels, guidance, seed, device, batch_size, progress
+              )->Tensor:     # (N, C, H, W) in [-1, 1]
+    "Samples from a trained run by a sampler of its objective: `sample` (DDPM runs), `flow_sample` (flow runs)."
+    spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
+    sampler, steps = run_sampler(cfg, spec.sampler, spec.steps, spec.eta)
+    return OBJECTIVES[cfg.objective].sample(model, diffusion, cfg, shape, replace(spec, sampler=sampler, steps=steps))

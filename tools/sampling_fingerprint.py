@@ -75,7 +75,7 @@ def fingerprints() -> dict:
     out['sdedit/ddpm/0.25'] = sdedit(net, d, images, 0.25, seed=8)
     fm = FlowMatching(1000)
     for method in ('euler', 'heun'):
-        out[f'flow/{method}'] = flow_sample(net, fm, shape, steps=10, method=method, seed=10, batch_size=2)
+        out[f'flow/{method}'] = flow_sample(net, fm, shape, steps=10, sampler=method, seed=10, batch_size=2)
     x0, traj = flow_sample(net, fm, shape, steps=5, seed=10, return_trajectory=True, clip=False)
     out['flow/traj/x0'], out['flow/traj/frames'] = x0, traj
     for solver in ('heun', 'euler'):
