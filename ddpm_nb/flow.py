@@ -179,7 +179,7 @@ def flow_sample(model,                # callable (x_s, t[, y]) -> velocity; t = 
                )->Tensor|tuple:       # x_0 (n, ...); with return_trajectory (x_0, frames)
     "Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform grid (eq. 10)."
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
-    spec = replace(spec, sampler=spec.sampler or 'euler', steps=spec.steps or 20)
+    spec = replace(spec, sampler=spec.sampler or 'euler', steps=20 if spec.steps is None else spec.steps)
     if spec.sampler not in FLOW_METHODS:
         raise ValueError(f'unknown sampler {spec.sampler!r} for flow matching; choose one of {", ".join(FLOW_METHODS)}')
     shape, ss = batch_shape(shape, x_T), flow_times(spec.steps)
