@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ddpm_nb.ablations import train_summary
+from ddpm_nb.config import config_argv
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent/'nbs'/'results'/'time_to_quality_digits.json'
@@ -66,8 +67,7 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
     "Train one variant and score its samples; the row of the results table."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
     out = root/re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
-    flags = [a for k, v in over.items()
-             for a in ([f'--{"" if v else "no-"}{k.replace("_", "-")}'] if isinstance(v, bool) else [f'--{k.replace("_", "-")}', str(v)])]
+    flags = config_argv(over)
     load0 = os.getloadavg()[0]
     rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')

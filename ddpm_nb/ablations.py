@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, recipe, model_config
+from .config import TrainConfig, recipe, model_config, config_argv
 from .checkpoint import load_run
 from .files import atomic_write
 from .data import get_dataset
@@ -50,7 +50,7 @@ def ablation_config(row:str,     # a key of ABLATIONS, 'a'..'f'
 def ablation_flags(row:str, **overrides)->list:
     "The `ddpm_train` arguments that train the same configuration as `ablation_config(row, **overrides)`."
     r = _row(row)
-    return [a for k, v in dict(pred=r['pred'], loss=r['loss'], var=r['var'], **overrides).items() for a in (f'--{k}', str(v))]
+    return config_argv(dict(pred=r['pred'], loss=r['loss'], var=r['var'], **overrides))
 
 # %% ../nbs/12_ablations.ipynb #ab000013
 def bound_var(cfg:TrainConfig)->str:
