@@ -22,7 +22,7 @@ import argparse, json, os, re, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ddpm_nb.ablations import train_summary
+from ddpm_nb.experiments import train_summary
 from ddpm_nb.config import config_argv
 
 HERE = Path(__file__).resolve().parent

@@ -6,7 +6,6 @@
 __all__ = ['alpha_bar', 'ddim_sigma', 'ddim_posterior', 'ddim_invert_step', 'check_data', 'DDIMInversionChain', 'ddim_invert']
 
 # %% ../nbs/15_ddim.ipynb #d1a0c003
-import math
 import torch
 from torch import Tensor
 from .diffusion import Diffusion, PREDS, Chain

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DIGITS_CLASSIFIER', 'NOT_A_DIGIT', 'TRAIN_DEGRADATIONS', 'DEGRADATIONS', 'DIGITS_JUDGE', 'DigitsClassifier',
-           'train_digits_classifier', 'cache_dir', 'digits_classifier', 'classifier_scores', 'classifier_features',
-           'degrade', 'train_digits_judge', 'digits_judge', 'precision_recall', 'digits_quality']
+           'train_digits_classifier', 'cache_dir', 'digits_classifier', 'entropy_bits', 'classifier_scores',
+           'classifier_features', 'degrade', 'train_digits_judge', 'digits_judge', 'precision_recall', 'digits_quality']
 
 # %% ../nbs/11_digits_judge.ipynb #21af276e
 import hashlib, json, os, warnings
@@ -123,6 +123,10 @@ def _cached(name:str, recipe:dict, classes:int, train_fn, retrain:bool, progress
     return clf
 
 # %% ../nbs/11_digits_judge.ipynb #873421da
+def entropy_bits(p:Tensor)->float:
+    "The entropy in bits of a probability vector p (zeros skipped; never -0.0)."
+    return max(0.0, -(p[p > 0] * p[p > 0].log2()).sum().item())
+
 @torch.no_grad()
 def classifier_scores(clf:DigitsClassifier, # the digits classifier
                       x:Tensor,             # images (N, 1, 16, 16) in [-1, 1]
@@ -132,10 +136,9 @@ def classifier_scores(clf:DigitsClassifier, # the digits classifier
     conf, cls = p[:, :10].max(1)                                           # a judge's NOT_A_DIGIT mass counts against
 
     hist = torch.bincount(cls, minlength=10).double() / len(x)
-    ent = max(0.0, -(hist[hist > 0] * hist[hist > 0].log2()).sum().item())    # max: no -0.0 for one class
     out = dict(confidence=conf.mean().item(), confident_frac=(conf > 0.9).double().mean().item(),
                confident=(conf >= 0.9).double().mean().item(), class_hist=[round(h, 4) for h in hist.tolist()],
-               class_entropy=ent)
+               class_entropy=entropy_bits(hist))
     if p.shape[1] > NOT_A_DIGIT:
         out['not_digit'] = p[:, NOT_A_DIGIT].mean().item()
     return out

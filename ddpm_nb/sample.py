@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'timesteps', 'infer_device', 'diffusion_on', 'eval_mode', 'SamplingSpec', 'sampling_spec',
            'AncestralChain', 'run_chain', 'batch_shape', 'make_generator', 'start_chunks', 'run_chains', 'check_spec',
-           'visited_steps', 'num_classes_of', 'ClassifierFreeGuidance', 'check_labels', 'parse_labels', 'sample',
-           'to_uint8', 'image_grid', 'save_grid', 'save_gif']
+           'visited_steps', 'num_classes_of', 'ClassifierFreeGuidance', 'check_labels', 'sample', 'to_uint8',
+           'image_grid', 'save_grid', 'save_gif']
 
 # %% ../nbs/08_sampling.ipynb #3f74b292
 import copy, itertools, math
@@ -314,23 +314,6 @@ def check_labels(labels,              # None, one int, or a sequence / (N,) tens
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 0:
         raise ValueError(f'guidance must be a number >= 0 (0: unconditional, 1: conditional), got {guidance!r}')
     return y.clone(), float(s)
-
-
-# %% ../nbs/08_sampling.ipynb #cf90a011
-def parse_labels(spec:str,        # "7", "3,8,1" (cycled) or "all" (0..K-1 cycled)
-                 n:int,           # number of samples N
-                 num_classes:int, # K of the model (0: unconditional)
-                )->Tensor:        # (N,) long, in the order the samples are drawn
-    "The label of each sample for a command-line request; ValueError with a one-line fix for bad input."
-    if not num_classes: raise ValueError('--label needs a class-conditional run (trained with --cond class); this run is unconditional')
-    text = str(spec).strip().lower()
-    if text == 'all': cycle = list(range(num_classes))
-    else:
-        try: cycle = [int(v) for v in text.split(',')]
-        except ValueError: raise ValueError(f"--label must be an int, a comma list of ints or 'all', got {spec!r}") from None
-    bad = sorted({v for v in cycle if not 0 <= v < num_classes})
-    if bad: raise ValueError(f'--label {bad} outside 0..{num_classes - 1}, the classes of this run')
-    return torch.tensor(cycle, dtype=torch.long).repeat(math.ceil(n / len(cycle)))[:n]
 
 
 # %% ../nbs/08_sampling.ipynb #f3b4bc18
