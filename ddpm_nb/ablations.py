@@ -7,12 +7,10 @@ __all__ = ['ABLATIONS', 'ablation_config', 'ablation_flags', 'bound_var', 'train
            'ddim_markdown', 'ddim_sweep', 'plot_ddim_steps']
 
 # %% ../nbs/12_ablations.ipynb #ab000003
-import json, math, time
+import json, time
 from pathlib import Path
 
-import torch
-
-from .config import TrainConfig, recipe, model_config
+from .config import TrainConfig, recipe
 from .checkpoint import load_run
 from .files import atomic_write
 from .data import get_dataset

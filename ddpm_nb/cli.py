@@ -7,7 +7,7 @@ __all__ = ['USER_ERRORS', 'CLI_ONLY', 'run_cli', 'flag', 'field_choices', 'add_c
            'train_main', 'ddpm_sample', 'sample_main', 'ddpm_eval', 'eval_main']
 
 # %% ../nbs/10_cli.ipynb #9b51fa24
-import argparse, os, sys, typing
+import argparse, sys, typing
 from dataclasses import fields
 from pathlib import Path
 

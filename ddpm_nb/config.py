@@ -18,7 +18,7 @@ from .schedule import SCHEDULES
 from .diffusion import PREDS, VARS, LOSSES
 from .unet import UNetConfig, unet_preset, UNET_PRESETS
 from .data import dataset_info
-from .objective import OBJECTIVES, check_objective, implied_settings
+from .objective import check_objective, implied_settings
 
 # %% ../nbs/09b_config.ipynb #c9b1f002
 @functools.cache   # TrainConfig() calls it for its default: read /proc/cpuinfo once per process

@@ -6,13 +6,13 @@
 __all__ = ['QUALITY_DATASETS', 'sample_quality', 'evaluate_run']
 
 # %% ../nbs/11_evaluation.ipynb #47234939
-import json, os, time
+import json, time
 from pathlib import Path
 
 from torch import Tensor
 
 from .diffusion import VARS
-from .data import check_images, dataset_info, get_dataset
+from .data import dataset_info, get_dataset
 from .config import resolve_device
 from .files import atomic_write
 from .checkpoint import load_run
