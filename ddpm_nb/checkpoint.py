@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['save_tensors', 'load_tensors', 'rng_state', 'set_rng_state', 'plain_module', 'training_state', 'check_same_model',
-           'load_module_weights', 'restore_training_state', 'load_run', 'CheckpointError', 'atomic_write']
+           'load_module_weights', 'restore_training_state', 'load_run']
 
 # %% ../nbs/09d_checkpoint.ipynb #4bf9ce8b
 import json, random
@@ -21,8 +21,6 @@ from .files import CheckpointError, atomic_write
 from .unet import UNet, UNetConfig
 from .config import read_config
 from .objective import build_diffusion
-
-_all_ = ['CheckpointError', 'atomic_write']   # defined in ddpm_nb.files; part of this module's API too
 
 # %% ../nbs/09d_checkpoint.ipynb #eefcc4fc
 def save_tensors(path, tensors:dict, meta:dict):

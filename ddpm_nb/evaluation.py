@@ -6,21 +6,21 @@
 __all__ = ['QUALITY_DATASETS', 'SAMPLING_OPTIONS', 'sample_quality', 'EvalSpec', 'eval_spec', 'evaluate_run']
 
 # %% ../nbs/11_evaluation.ipynb #47234939
-import json, os, time
+import json, time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from torch import Tensor
 
 from .diffusion import VARS
-from .data import check_images, dataset_info, get_dataset
+from .data import dataset_info, get_dataset
 from .config import resolve_device
 from .files import atomic_write
 from .checkpoint import load_run
 from .sample import SamplingSpec, sampling_spec
 from .objective import run_sampler, sample_run
 from .likelihood import bpd_dataset, plot_bpd, seeded_subset
-from .judge import digits_quality, digits_classifier
+from .judge import digits_quality
 from .fid import cifar10_quality, check_inception
 
 # %% ../nbs/11_evaluation.ipynb #1638465d

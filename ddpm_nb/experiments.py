@@ -6,12 +6,12 @@
 __all__ = ['ABLATIONS', 'ablation_config', 'ablation_flags', 'bound_var', 'train_summary', 'evaluate_run', 'ablation_markdown', 'ddim_markdown', 'ddim_sweep', 'plot_ddim_steps', 'GUIDANCE_SCALES', 'guidance_sweep', 'MASK_KINDS', 'digit_masks', 'inpainting_benchmark', 'sdedit_benchmark', 'inpainting_markdown', 'sdedit_markdown', 'plot_inpainting']
 
 # %% ../nbs/12_ablations.ipynb #ab000003
-import json, math, time
+import json, time
 from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, recipe, model_config, config_argv
+from .config import TrainConfig, recipe, config_argv
 from .checkpoint import load_run
 from .files import atomic_write
 from .data import get_dataset

@@ -19,7 +19,8 @@ from safetensors.torch import save_file
 from .unet import UNet, UNetConfig
 from .schedule import beta_schedule
 from .diffusion import Diffusion
-from .train import load_run, load_tensors, atomic_write, CheckpointError
+from .files import atomic_write, CheckpointError
+from .checkpoint import load_run, load_tensors
 
 # %% ../nbs/18_interop.ipynb #9b13b812
 DIFFUSERS_UNET_DEFAULTS = dict(  # UNet2DModel's constructor defaults (diffusers 0.42), for keys a config.json leaves out

@@ -17,7 +17,8 @@ from torch import Tensor, nn
 
 from .data import check_images, get_dataset, seeded_generator, uint8_to_unit
 from .sample import to_uint8
-from .checkpoint import save_tensors, load_tensors, CheckpointError
+from .files import CheckpointError
+from .checkpoint import save_tensors, load_tensors
 from .fid import gaussian_stats, frechet_distance
 
 # %% ../nbs/11_digits_judge.ipynb #7b30259d

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from fastcore.basics import patch
 
-from .files import append_line, atomic_write, writing, WriteError, RunLock, remove_stale_temp_files
+from .files import append_line, atomic_write, CheckpointError, WriteError, RunLock, remove_stale_temp_files
 from .config import TrainConfig, model_config, resolve_device, merge_resume, read_config, write_config
 from .objective import OBJECTIVES, Objective, objective_for, sample_run
 from .checkpoint import save_tensors, load_tensors, training_state, restore_training_state
@@ -27,11 +27,6 @@ from .unet import UNet, count_params
 from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator, require_labels
 from .data import ImageFolderDataset
 from .sample import save_grid
-# names that lived here before the split: `from ddpm_nb.train import load_run` (and the like) keeps working
-from .files import CheckpointError
-from .config import RECIPES, RESUMABLE, recipe, config_from_dict
-from .objective import RUN_SAMPLERS, check_objective, build_diffusion, run_sampler
-from .checkpoint import rng_state, set_rng_state, load_run
 
 # %% ../nbs/09_train.ipynb #f8badc4e
 def lr_at(cfg:TrainConfig, step:int)->float:
@@ -224,21 +219,23 @@ class Trainer:
                  compile_fn=torch.compile, # what cfg.compile wraps the network with
                 ):
         cfg = cfg or TrainConfig()
-        self.out = Path(out)
+        self.out, self.lock = Path(out), RunLock(out)
         if changed is None:
             changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)}
-        self.lock = RunLock(self.out)
-        if not resume and self.lock.path.exists() and dist_env()[0] == 0:
-            with self.lock:                # a live trainer there is named with its pid, not "already holds a run"
-                pass
-        self.cfg, ckpt = _setup(cfg, self.out, resume, set(changed))
-        self.rank, self.world, self.device, self._own_group = _init_dist(self.cfg)
+        self.rank = dist_env()[0]          # _init_dist's rank, known before the process group is joined
         self.log, self.progress = (log, progress) if self.rank == 0 else (_quiet, False)
+        # the run is read once, holding its lock: first thing when its folder exists (a resume, a live trainer or a
+        # finished run are answered in seconds), else at a new run's first write (a failed build leaves no folder)
+        early = self.out.is_dir()
+        if resume and not early:           # refused before the lock makes a folder
+            raise _nothing_to_resume(self.out)
         try:
-            if resume:
-                self.cfg, ckpt = self._hold(cfg, resume, changed)   # refused in seconds: before data and model are built
+            self.cfg, ckpt = self._hold(cfg, resume, changed) if early else (cfg, None)
+            self.rank, self.world, self.device, self._own_group = _init_dist(self.cfg)
             _seed_all(self.cfg.seed)
             self._build(data)
+            if not early:
+                self.cfg, ckpt = self._hold(cfg, resume, changed)
             self.state = TrainState()
             if ckpt:
                 self._restore(ckpt)
@@ -261,21 +258,25 @@ def _seed_all(seed:int):
 
 @patch
 def _hold(self:Trainer, cfg, resume:bool, changed)->tuple:
-    "Take the run directory's lock (rank 0), clear dead writers' temporary files; (config, checkpoint) read under it."
+    "Take the run directory's lock (rank 0); (config, checkpoint) read under it; then clear dead writers' temporary files."
     if self.rank == 0:
         self.lock.acquire()
+    cfg, ckpt = _setup(cfg, self.out, resume, set(changed))   # under the lock: no other trainer writes meanwhile
+    if self.rank == 0:                                         # (a refused start changes nothing)
         removed = remove_stale_temp_files(self.out)
         if removed:
             self.log(f'removed {len(removed)} temporary file(s) left by interrupted writes: {", ".join(removed)}')
-    return _setup(cfg, self.out, resume, set(changed))   # again: another trainer may have written meanwhile
+    return cfg, ckpt
+
+def _nothing_to_resume(out:Path)->CheckpointError:
+    return CheckpointError(f'{out}: nothing to resume (no last.safetensors); drop --resume to start a new run')
 
 def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set)->tuple:
     "The config to use and the checkpoint to continue from (or None); refuses to overwrite a run."
     ckpt = out/'last.safetensors'
     if resume:
         if not ckpt.exists():
-            raise CheckpointError(f'{out}: nothing to resume (no last.safetensors); '
-                                  'drop --resume to start a new run')
+            raise _nothing_to_resume(out)
         return merge_resume(read_config(out), cfg, changed), ckpt
     if ckpt.exists() or (out/'model.safetensors').exists():
         raise CheckpointError(f'{out} already holds a run; pass --resume to continue it, '
@@ -322,9 +323,8 @@ def _restore(self:Trainer, ckpt:Path):
 # %% ../nbs/09_train.ipynb #1042d9c7
 @patch
 def _begin(self:Trainer):
-    "A new run: its directory and config.json (rank 0), and one line saying what is trained where."
+    "A new run (the lock held): its config.json (rank 0), and one line saying what is trained where."
     self.resumed = False
-    self._hold(self.cfg, False, set())           # the first write of a new run: take the lock first
     if self.rank == 0:
         write_config(self.out, self.cfg, self.model.cfg)
     procs = f' x {self.world} processes' if self.world > 1 else ''

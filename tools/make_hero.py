@@ -81,7 +81,7 @@ def main(argv=None):
     ap.add_argument('--numbers', default='', help='the one line of measured numbers for the caption')
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from ddpm_nb.train import load_run
+    from ddpm_nb.checkpoint import load_run
     from ddpm_nb.sample import sample
     try: model, d, cfg = load_run(a.run)
     except Exception as e: sys.exit(f'{a.run}: cannot load the run ({e}); train one with ddpm_train --out {a.run}')
