@@ -23,12 +23,13 @@ from .config import read_config
 from .objective import build_diffusion
 
 # %% ../nbs/09d_checkpoint.ipynb #eefcc4fc
-def save_tensors(path, tensors:dict, meta:dict):
+def save_tensors(path, tensors: dict, meta: dict):
     "Atomically write `tensors` and the JSON-able `meta` to one safetensors file."
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(path, lambda p: save_file(tensors, str(p), metadata={'ddpm_nb': json.dumps(meta)}))
 
-def load_tensors(path, device='cpu')->tuple:
+
+def load_tensors(path, device='cpu') -> tuple:
     "Read a safetensors file written by `save_tensors`: (tensors, meta). Never unpickles."
     path = Path(path)
     if not path.is_file():
@@ -39,10 +40,12 @@ def load_tensors(path, device='cpu')->tuple:
             return {k: f.get_tensor(k) for k in f.keys()}, meta
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         msg = f'{path}: not a readable safetensors checkpoint ({e}); '
-        raise CheckpointError(msg + 'it may be truncated or corrupt — use an earlier checkpoint or retrain') from None
+        raise CheckpointError(
+            msg + 'it may be truncated or corrupt — use an earlier checkpoint or retrain'
+        ) from None
 
 # %% ../nbs/09d_checkpoint.ipynb #a9f2552b
-def rng_state()->tuple:
+def rng_state() -> tuple:
     "(tensors, meta) capturing the torch (CPU and CUDA), NumPy and Python RNG states."
     tensors = {'rng.torch': torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -51,34 +54,43 @@ def rng_state()->tuple:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     tensors['rng.numpy'] = torch.from_numpy(keys.astype(np.int64))
     version, internal, gauss = random.getstate()
-    meta = dict(numpy=[kind, int(pos), int(has_gauss), float(cached)],
-                python=[version, list(internal), gauss])
+    meta = dict(
+        numpy=[kind, int(pos), int(has_gauss), float(cached)],
+        python=[version, list(internal), gauss],
+    )
     return tensors, meta
 
-def set_rng_state(tensors:dict, meta:dict):
+
+def set_rng_state(tensors: dict, meta: dict):
     "Restore the states captured by `rng_state`."
     torch.set_rng_state(tensors['rng.torch'].cpu())
     cuda = [tensors[k].cpu() for k in sorted(k for k in tensors if k.startswith('rng.cuda.'))]
     if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda[:torch.cuda.device_count()])
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     kind, pos, has_gauss, cached = meta['numpy']
-    np.random.set_state((kind, tensors['rng.numpy'].numpy().astype(np.uint32), pos, has_gauss, cached))
+    np.random.set_state(
+        (kind, tensors['rng.numpy'].numpy().astype(np.uint32), pos, has_gauss, cached)
+    )
     version, internal, gauss = meta['python']
     random.setstate((version, tuple(internal), gauss))
 
 # %% ../nbs/09d_checkpoint.ipynb #0ae131ff
-def plain_module(m:nn.Module)->nn.Module:
-    "The module under a `torch.compile` wrapper (or `m` itself): its state_dict keys have no `_orig_mod.`."
+def plain_module(m: nn.Module) -> nn.Module:
+    """The module under a `torch.compile` wrapper (or `m` itself): its state_dict keys have no
+    `_orig_mod.`."""
     return getattr(m, '_orig_mod', m)
 
-def training_state(step:int,                     # optimisation steps completed
-                   model:nn.Module,              # the trained network (or its torch.compile wrapper)
-                   ema:nn.Module,                # its EMA copy
-                   opt:torch.optim.Optimizer,    # the optimiser, with its moments
-                   cfg,                          # the run's TrainConfig
-                   extra:dict=None,              # more JSON-able metadata (the trainer's counters)
-                  )->tuple:                      # (tensors, meta) for `save_tensors`
-    "Everything a run needs to continue after `step` steps: weights, EMA, Adam moments, RNG states, config."
+
+def training_state(
+    step: int,  # optimisation steps completed
+    model: nn.Module,  # the trained network (or its torch.compile wrapper)
+    ema: nn.Module,  # its EMA copy
+    opt: torch.optim.Optimizer,  # the optimiser, with its moments
+    cfg,  # the run's TrainConfig
+    extra: dict = None,  # more JSON-able metadata (the trainer's counters)
+) -> tuple:  # (tensors, meta) for `save_tensors`
+    """Everything a run needs to continue after `step` steps: weights, EMA, Adam moments, RNG
+    states, config."""
     model, ema = plain_module(model), plain_module(ema)
     tensors = {f'model.{k}': v for k, v in model.state_dict().items()}
     tensors.update({f'ema.{k}': v for k, v in ema.state_dict().items()})
@@ -88,13 +100,20 @@ def training_state(step:int,                     # optimisation steps completed
             tensors[f'opt.{i}.{k}'] = torch.as_tensor(v)
     rng_tensors, rng_meta = rng_state()
     tensors.update(rng_tensors)
-    meta = dict(step=step, config=asdict(cfg), unet=asdict(model.cfg), rng=rng_meta,
-                param_groups=osd['param_groups'], **(extra or {}))
+    meta = dict(
+        step=step,
+        config=asdict(cfg),
+        unet=asdict(model.cfg),
+        rng=rng_meta,
+        param_groups=osd['param_groups'],
+        **(extra or {}),
+    )
     return tensors, meta
 
 # %% ../nbs/09d_checkpoint.ipynb #b36d91c1
-def check_same_model(path, model:nn.Module, meta:dict):
-    "CheckpointError unless the U-Net described in checkpoint metadata `meta` (if any) is `model`'s."
+def check_same_model(path, model: nn.Module, meta: dict):
+    """CheckpointError unless the U-Net described in checkpoint metadata `meta` (if any) is
+    `model`'s."""
     saved = meta.get('unet')
     if saved is None:
         return
@@ -104,30 +123,45 @@ def check_same_model(path, model:nn.Module, meta:dict):
         msg = f'{path}: its model description is not one this version understands ({e})'
         raise CheckpointError(msg) from None
     if saved != model.cfg:
-        diff = {k: (v, getattr(model.cfg, k)) for k, v in asdict(saved).items() if getattr(model.cfg, k) != v}
-        raise CheckpointError(f'{path}: checkpoint is for another model configuration '
-                              f'(saved vs expected: {diff})')
+        diff = {
+            k: (v, getattr(model.cfg, k))
+            for k, v in asdict(saved).items()
+            if getattr(model.cfg, k) != v
+        }
+        raise CheckpointError(
+            f'{path}: checkpoint is for another model configuration (saved vs expected: {diff})'
+        )
 
-def load_module_weights(path,              # the file the tensors came from (named in errors)
-                        module:nn.Module,  # where to load them (a torch.compile wrapper is fine)
-                        tensors:dict,      # e.g. from `load_tensors`
-                        prefix:str,        # 'model.', 'ema.' (last.safetensors) or '' (model.safetensors)
-                       ):
-    "Load the `prefix` tensors into `module`, with one CheckpointError if they do not fit it exactly."
+
+def load_module_weights(
+    path,  # the file the tensors came from (named in errors)
+    module: nn.Module,  # where to load them (a torch.compile wrapper is fine)
+    tensors: dict,  # e.g. from `load_tensors`
+    prefix: str,  # 'model.', 'ema.' (last.safetensors) or '' (model.safetensors)
+):
+    """Load the `prefix` tensors into `module`, with one CheckpointError if they do not fit it
+    exactly."""
     module = plain_module(module)
     # weights saved from a torch.compile wrapper by other code carry "_orig_mod."; they are the same weights
-    sd = {k[len(prefix):].removeprefix('_orig_mod.'): v for k, v in tensors.items() if k.startswith(prefix)}
+    sd = {
+        k[len(prefix) :].removeprefix('_orig_mod.'): v
+        for k, v in tensors.items()
+        if k.startswith(prefix)
+    }
     want = module.state_dict()
     missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
     bad = [k for k in want if k in sd and sd[k].shape != want[k].shape]
     if missing or extra or bad:
-        raise CheckpointError(f'{path}: weights do not fit this model (missing {missing[:3]}, '
-                              f'unexpected {extra[:3]}, wrong shape {bad[:3]}); was it written for another preset?')
+        raise CheckpointError(
+            f'{path}: weights do not fit this model (missing {missing[:3]}, '
+            f'unexpected {extra[:3]}, wrong shape {bad[:3]}); was it written for another preset?'
+        )
     module.load_state_dict(sd)
 
 # %% ../nbs/09d_checkpoint.ipynb #4674edb1
-def restore_training_state(path, model, ema, opt, tensors:dict, meta:dict)->int:
-    "Load a `training_state` checkpoint into model, EMA and optimiser; restore the RNGs; returns the step."
+def restore_training_state(path, model, ema, opt, tensors: dict, meta: dict) -> int:
+    """Load a `training_state` checkpoint into model, EMA and optimiser; restore the RNGs; returns
+    the step."""
     check_same_model(path, model, meta)
     load_module_weights(path, model, tensors, 'model.')
     load_module_weights(path, ema, tensors, 'ema.')
@@ -141,17 +175,19 @@ def restore_training_state(path, model, ema, opt, tensors:dict, meta:dict)->int:
     return meta['step']
 
 # %% ../nbs/09d_checkpoint.ipynb #51184d15
-def _unet_config(run:Path)->UNetConfig:
+def _unet_config(run: Path) -> UNetConfig:
     "The U-Net section of a run's config.json."
     try:
-        return UNetConfig(**json.loads((run/'config.json').read_text())['unet'])
+        return UNetConfig(**json.loads((run / 'config.json').read_text())['unet'])
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f'{run/"config.json"}: bad "unet" section ({e})') from None
+        raise CheckpointError(f'{run / "config.json"}: bad "unet" section ({e})') from None
 
-def load_run(run,                # a run directory written by `train`
-             device='cpu',       # where to put the model
-             weights:str='ema',  # "ema" (model.safetensors, for sampling) or "raw" (last.safetensors)
-            )->tuple:            # (model in eval mode, Diffusion (or FlowMatching for a flow run), TrainConfig)
+
+def load_run(
+    run,  # a run directory written by `train`
+    device='cpu',  # where to put the model
+    weights: str = 'ema',  # "ema" (model.safetensors, for sampling) or "raw" (last.safetensors)
+) -> tuple:  # (model in eval mode, Diffusion (or FlowMatching for a flow run), TrainConfig)
     "Rebuild (model, diffusion, config) from a run directory alone."
     run = Path(run)
     if not run.is_dir():
@@ -160,7 +196,7 @@ def load_run(run,                # a run directory written by `train`
     ucfg = _unet_config(run)
     if weights not in ('ema', 'raw'):
         raise ValueError(f'weights must be "ema" or "raw", got {weights!r}')
-    path = run/('model.safetensors' if weights == 'ema' else 'last.safetensors')
+    path = run / ('model.safetensors' if weights == 'ema' else 'last.safetensors')
     tensors, meta = load_tensors(path, device)
     model = UNet(ucfg).to(device)
     check_same_model(path, model, meta)

@@ -26,9 +26,16 @@ from .inpaint import check_mask, check_strength, edit_run
 from . import evaluation
 
 # %% ../nbs/10_cli.ipynb #22189349
-USER_ERRORS = (ValueError, CheckpointError, DatasetNotFoundError, TrainingError, OSError)   # OSError: WriteError, a missing file, …
+USER_ERRORS = (
+    ValueError,
+    CheckpointError,
+    DatasetNotFoundError,
+    TrainingError,
+    OSError,
+)  # OSError: WriteError, a missing file, …
 
-def _normalise(argv:list)->list:
+
+def _normalise(argv: list) -> list:
     "Accept --data_dir for --data-dir: long flags respelled with dashes, as the parsers spell them."
     out = []
     for a in argv:
@@ -38,12 +45,14 @@ def _normalise(argv:list)->list:
         out.append(a)
     return out
 
+
 class OneLineParser(argparse.ArgumentParser):
     "An ArgumentParser whose errors are one line, like other bad input's: `prog: error: …`, exit 2."
-    def error(self, message:str):
+
+    def error(self, message: str):
         self.exit(2, f'{self.prog}: error: {self._hint(message)}\n')
 
-    def _hint(self, message:str)->str:
+    def _hint(self, message: str) -> str:
         "argparse's message; for an unknown flag, with the nearest real one (or where to look)."
         if not message.startswith('unrecognized arguments:'):
             return message
@@ -59,7 +68,8 @@ def _spec(func):
     hints = [t for k, t in typing.get_type_hints(func).items() if k != 'return']
     return hints[0] if len(hints) == 1 and is_dataclass(hints[0]) else None
 
-def run_cli(func, argv:list=None, prog:str=None):
+
+def run_cli(func, argv: list = None, prog: str = None):
     "Parse `argv` (default: sys.argv[1:]) for `func` and call it; user errors: one line, exit 2."
     p = command_parser(func, prog)
     args = vars(p.parse_args(_normalise(sys.argv[1:] if argv is None else argv)))
@@ -69,7 +79,7 @@ def run_cli(func, argv:list=None, prog:str=None):
     except KeyboardInterrupt:
         sys.exit(130)
     except USER_ERRORS as e:
-        msg = ' '.join(l.strip() for l in str(e).splitlines() if l.strip())   # one line, always
+        msg = ' '.join(l.strip() for l in str(e).splitlines() if l.strip())  # one line, always
         print(f'{p.prog}: error: {msg}', file=sys.stderr)
         sys.exit(2)
 
@@ -79,32 +89,45 @@ def _value_type(tp):
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return args[0] if args else tp
 
+
 def _default(f):
     "The default of dataclass field `f`; MISSING for a required one (a positional argument)."
     return f.default if f.default_factory is MISSING else f.default_factory()
 
-def _help(f, docs:dict, shown:str='')->str:
+
+def _help(f, docs: dict, shown: str = '') -> str:
     "A flag's help: the field's comment (or its name), `shown` (its default), then its note."
     about = (docs.get(f.name) or f.name.replace('_', ' ')) + shown
     note = f.metadata.get('note')
     return (f'{about}; {note}' if note else about).replace('%', '%%')
 
 # %% ../nbs/10_cli.ipynb #9375f71f
-def _add_switch(p, name:str, default:bool, about:str, given_only:bool):
+def _add_switch(p, name: str, default: bool, about: str, given_only: bool):
     "--x for a bool field; with `given_only`, --no-x too, so a command line can turn it either way."
     if not given_only:
         p.add_argument(flag(name), action='store_true', help=about)
         return
-    p.add_argument(flag(name), action='store_true', default=argparse.SUPPRESS,
-                   help=f'{about} (default: {"on" if default else "off"})')
-    p.add_argument('--no-' + flag(name)[2:], dest='no_' + name, action='store_true',
-                   default=argparse.SUPPRESS, help=f'turn {flag(name)} off (e.g. on --resume)')
+    p.add_argument(
+        flag(name),
+        action='store_true',
+        default=argparse.SUPPRESS,
+        help=f'{about} (default: {"on" if default else "off"})',
+    )
+    p.add_argument(
+        '--no-' + flag(name)[2:],
+        dest='no_' + name,
+        action='store_true',
+        default=argparse.SUPPRESS,
+        help=f'turn {flag(name)} off (e.g. on --resume)',
+    )
 
-def add_flags(p:argparse.ArgumentParser, # the parser to add to
-              cls,                       # a dataclass: a flag per field (positional if no default)
-              given_only:bool=False,     # parse only the flags given; a switch gets --x and --no-x
-              default_is:str='default',  # what help calls a default (ddpm_train: digits recipe's)
-             ):
+
+def add_flags(
+    p: argparse.ArgumentParser,  # the parser to add to
+    cls,  # a dataclass: a flag per field (positional if no default)
+    given_only: bool = False,  # parse only the flags given; a switch gets --x and --no-x
+    default_is: str = 'default',  # what help calls a default (ddpm_train: digits recipe's)
+):
     "A flag per field of dataclass `cls`: type, choices, help from annotation, comment, metadata."
     docs = docments(cls)
     for f in fields(cls):
@@ -116,35 +139,43 @@ def add_flags(p:argparse.ArgumentParser, # the parser to add to
         elif f.type is bool:
             _add_switch(p, f.name, d, _help(f, docs), given_only)
         else:
-            p.add_argument(flag(f.name), type=_value_type(f.type),
-                           default=argparse.SUPPRESS if given_only else d,
-                           metavar='{' + ','.join(choices) + '}' if choices else f.name.upper(),
-                           help=_help(f, docs, '' if d is None else f' ({default_is}: {d})'))
+            p.add_argument(
+                flag(f.name),
+                type=_value_type(f.type),
+                default=argparse.SUPPRESS if given_only else d,
+                metavar='{' + ','.join(choices) + '}' if choices else f.name.upper(),
+                help=_help(f, docs, '' if d is None else f' ({default_is}: {d})'),
+            )
 
 # %% ../nbs/10_cli.ipynb #c5aa61f3
 @dataclass
 class TrainArgs:
     "ddpm_train's own flags; every other flag is a TrainConfig field, and only those given count."
+
     # data set, and the recipe that goes with it: digits (default), mnist, fashion_mnist, cifar10,
     # or folder:PATH
-    dataset:str|None = None
+    dataset: str | None = None
     # run directory (default runs/DATASET)
-    out:str|None = None
+    out: str | None = None
     # continue the run in --out from its last checkpoint
-    resume:bool = False
+    resume: bool = False
     # no progress bar
-    quiet:bool = False
+    quiet: bool = False
 
-def train_parser(prog:str='ddpm_train')->argparse.ArgumentParser:
+
+def train_parser(prog: str = 'ddpm_train') -> argparse.ArgumentParser:
     "ddpm_train's parser: TrainArgs' flags and one per TrainConfig field (only given ones count)."
-    p = OneLineParser(prog=prog, description='Train a DDPM (or a flow-matching model); with no '
-                      'arguments, the small digits DDPM, minutes on a CPU.')
+    p = OneLineParser(
+        prog=prog,
+        description='Train a DDPM (or a flow-matching model); with no '
+        'arguments, the small digits DDPM, minutes on a CPU.',
+    )
     add_flags(p, TrainArgs)
     add_flags(p, TrainConfig, given_only=True, default_is='digits default')
     return p
 
 # %% ../nbs/10_cli.ipynb #c11a0002
-def command_parser(func, prog:str=None)->argparse.ArgumentParser:
+def command_parser(func, prog: str = None) -> argparse.ArgumentParser:
     "The parser of command `func`, from its dataclass (ddpm_train: TrainArgs and TrainConfig)."
     spec, prog = _spec(func), prog or func.__name__
     if spec is None:
@@ -154,8 +185,9 @@ def command_parser(func, prog:str=None)->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/10_cli.ipynb #bd0ab101
-def _given(settings:dict)->dict:
-    "The TrainConfig fields a command line sets: --x is x=True, --no-x is x=False, both is an error."
+def _given(settings: dict) -> dict:
+    """The TrainConfig fields a command line sets: --x is x=True, --no-x is x=False, both is an
+    error."""
     given = {k: v for k, v in settings.items() if v is not None and not k.startswith('no_')}
     for k in [f.name for f in fields(TrainConfig) if f.type is bool]:
         if given.get(k) and settings.get('no_' + k):
@@ -164,11 +196,15 @@ def _given(settings:dict)->dict:
             given[k] = False
     return given
 
-def _default_out(name:str)->Path:
-    "runs/DATASET; for folder:PATH, runs/ and the folder's name."
-    return Path('runs') / (Path(name.split(':', 1)[-1]).name if name.startswith('folder:') else name)
 
-def _train_config(dataset:str|None, given:dict)->TrainConfig:
+def _default_out(name: str) -> Path:
+    "runs/DATASET; for folder:PATH, runs/ and the folder's name."
+    return Path('runs') / (
+        Path(name.split(':', 1)[-1]).name if name.startswith('folder:') else name
+    )
+
+
+def _train_config(dataset: str | None, given: dict) -> TrainConfig:
     "The config ddpm_train trains: the recipe of `dataset` (default digits) with `given` fields."
     name = dataset or 'digits'
     cfg = recipe(name, **given)
@@ -176,40 +212,49 @@ def _train_config(dataset:str|None, given:dict)->TrainConfig:
         cfg = recipe(name, dataset=name, **given)
     return cfg
 
-def ddpm_train(dataset:str=None,   # data set and recipe: digits (default), mnist, fashion_mnist, cifar10, folder:PATH
-               out:str=None,       # run directory (default runs/DATASET)
-               resume:bool=False,  # continue the run in --out from its last checkpoint
-               quiet:bool=False,   # no progress bar
-               **settings,         # TrainConfig fields (and no_<bool field>=True to turn one off), as flags give them
-              ):
-    "Train a DDPM (or a flow-matching model); with no arguments the small digits DDPM, minutes on a CPU."
+
+def ddpm_train(
+    # data set and recipe: digits (default), mnist, fashion_mnist, cifar10, folder:PATH
+    dataset: str = None,
+    out: str = None,  # run directory (default runs/DATASET)
+    resume: bool = False,  # continue the run in --out from its last checkpoint
+    quiet: bool = False,  # no progress bar
+    **settings,  # TrainConfig fields (and no_<bool field>=True to turn one off), as flags give them
+):
+    """Train a DDPM (or a flow-matching model); with no arguments the small digits DDPM, minutes on
+    a CPU."""
     given = _given(settings)
     cfg = _train_config(dataset, given)
     changed = set(given) | ({'dataset'} if dataset else set())
     out = Path(out or _default_out(dataset or 'digits'))
     train(cfg, out, resume=resume, changed=changed, progress=not quiet)
 
+
 def train_main():
     "Console entry point of ddpm_train."
     run_cli(ddpm_train, prog='ddpm_train')
 
 # %% ../nbs/10_cli.ipynb #c11a0004
-def config_from_argv(argv:list)->TrainConfig:
+def config_from_argv(argv: list) -> TrainConfig:
     "The TrainConfig that ddpm_train's arguments `argv` train: `config_argv` inverted."
     a = vars(train_parser().parse_args(_normalise(argv)))
     own = {f.name for f in fields(TrainArgs)}
     return _train_config(a['dataset'], _given({k: v for k, v in a.items() if k not in own}))
 
 # %% ../nbs/10_cli.ipynb #dd039813
-def _check_out(out:Path):
-    "ValueError unless `out` is a .png or .npy path in a writable directory (checked before any sampling)."
+def _check_out(out: Path):
+    """ValueError unless `out` is a .png or .npy path in a writable directory (checked before any
+    sampling)."""
     if out.suffix.lower() not in ('.png', '.npy'):
         raise ValueError(f'--out must end in .png or .npy, got {out.name!r}')
     if not out.parent.exists():
         raise ValueError(f'--out: directory {out.parent} does not exist')
-    probe_writable(out, then='nothing was sampled')    # read-only, no permission: said now, not after the sampling
+    probe_writable(
+        out, then='nothing was sampled'
+    )  # read-only, no permission: said now, not after the sampling
 
-def _write_samples(x, out:Path):
+
+def _write_samples(x, out: Path):
     "A .png grid, or a float32 .npy array (N, C, H, W) in [0, 1]; written atomically."
     if out.suffix.lower() == '.npy':
         a = ((x.float().cpu() + 1) / 2).numpy().astype(np.float32)
@@ -220,14 +265,18 @@ def _write_samples(x, out:Path):
 # %% ../nbs/10_cli.ipynb #c11a0007
 SAMPLERS = tuple(dict.fromkeys(s for names in RUN_SAMPLERS.values() for s in names))  # of any run
 
-def _sampler_note()->str:
-    "The samplers of each objective's runs, its default first, as RUN_SAMPLERS lists them."
-    return '; '.join(f'{OBJECTIVES[o].title} runs: {names[0]} (default), {", ".join(names[1:])}'
-                     for o, names in RUN_SAMPLERS.items())
 
-def _steps_note()->str:
+def _sampler_note() -> str:
+    "The samplers of each objective's runs, its default first, as RUN_SAMPLERS lists them."
+    return '; '.join(
+        f'{OBJECTIVES[o].title} runs: {names[0]} (default), {", ".join(names[1:])}'
+        for o, names in RUN_SAMPLERS.items()
+    )
+
+
+def _steps_note() -> str:
     "The default steps of each sampler, from the objectives' tables ('T': all of a run's steps)."
-    long_run, parts = TrainConfig(T=10**9), []    # a run so long that no default is cut to its T
+    long_run, parts = TrainConfig(T=10**9), []  # a run so long that no default is cut to its T
     for obj in OBJECTIVES.values():
         by = {}
         for s, steps in obj.samplers.items():
@@ -240,59 +289,66 @@ def _steps_note()->str:
 @dataclass
 class SampleArgs:
     "ddpm_sample's flags: the run, how many samples, the sampler, the output; or images to edit."
+
     # run directory written by ddpm_train
-    run:str
+    run: str
     # number of samples (with --inpaint/--init: one output per input image instead)
-    n:int = 64
+    n: int = 64
     # the sampler (24_fast_samplers: dpmpp_2m_sde is best at <= 25 network calls; ddpm: ancestral)
-    sampler:str|None = setting(None, choices=SAMPLERS, note=_sampler_note())
+    sampler: str | None = setting(None, choices=SAMPLERS, note=_sampler_note())
     # sampler steps
-    steps:int|None = setting(None, note=_steps_note())
+    steps: int | None = setting(None, note=_steps_note())
     # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
-    eta:float = 0.0
+    eta: float = 0.0
     # random seed
-    seed:int = 0
+    seed: int = 0
     # output file: .png grid or .npy array (default RUN/samples.png)
-    out:str|None = None
+    out: str | None = None
     # auto, cpu, cuda, mps
-    device:str = 'auto'
+    device: str = 'auto'
     # samples per forward pass
-    batch_size:int = 256
+    batch_size: int = 256
     # class-conditional runs: a class (7), a comma list cycled (3,8) or all (0..K-1 cycled)
-    label:str|None = None
+    label: str | None = None
     # with --label: guidance scale s, 0 unconditional, 1 conditional (default), 3 stronger
-    guidance:float|None = None
+    guidance: float | None = None
     # no progress bar
-    quiet:bool = False
+    quiet: bool = False
     # IMAGES.npy, float (N, C, H, W) in [0, 1]: fill the pixels where --mask is 0 (RePaint)
-    inpaint:str|None = None
+    inpaint: str | None = None
     # MASK.npy, (N or 1, 1, H, W): 1 = keep, 0 = fill
-    mask:str|None = None
+    mask: str | None = None
     # RePaint: times each stretch of --jump steps is denoised (default 1: none)
-    resample:int|None = None
+    resample: int | None = None
     # RePaint: sampler steps per resampling jump (default 10)
-    jump:int|None = None
+    jump: int | None = None
     # IMAGES.npy, float (N, C, H, W) in [0, 1]: edit them with SDEdit
-    init:str|None = None
+    init: str | None = None
     # SDEdit: 0 returns the input, 1 is plain sampling (default 0.5)
-    strength:float|None = None
+    strength: float | None = None
 
 # %% ../nbs/10_cli.ipynb #c11a000a
-def _check_sample_flags(a:SampleArgs, mode:str|None):
+def _check_sample_flags(a: SampleArgs, mode: str | None):
     "Refuse flags that contradict each other, before anything is loaded (`mode`: an editing mode)."
     if a.n < 1:
         raise ValueError(f'--n must be at least 1, got {a.n}')
     if a.guidance is not None and a.label is None:
-        raise ValueError('--guidance needs --label (the classes to guide towards), '
-                         'e.g. --label 3 --guidance 3')
+        raise ValueError(
+            '--guidance needs --label (the classes to guide towards), e.g. --label 3 --guidance 3'
+        )
     if a.guidance is not None and not a.guidance >= 0:
-        raise ValueError('--guidance must be >= 0 (0: unconditional, 1: conditional, > 1: guided), '
-                         f'got {a.guidance}')
+        raise ValueError(
+            '--guidance must be >= 0 (0: unconditional, 1: conditional, > 1: guided), '
+            f'got {a.guidance}'
+        )
     if mode and a.label is not None:
-        raise ValueError('--label with --inpaint or --init is not supported yet; drop --label '
-                         '(a conditional run then edits with the null label, unguided)')
+        raise ValueError(
+            '--label with --inpaint or --init is not supported yet; drop --label '
+            '(a conditional run then edits with the null label, unguided)'
+        )
 
-def _edit(mode:str, model, diffusion, cfg, chw:tuple, a:SampleArgs, **kw):
+
+def _edit(mode: str, model, diffusion, cfg, chw: tuple, a: SampleArgs, **kw):
     "Read and check the --inpaint/--init images (and --mask), run RePaint or SDEdit: [0, 1] images."
     name = '--inpaint' if mode == 'inpaint' else '--init'
     x = check_unit_images(read_npy(a.inpaint or a.init, name), chw, name)
@@ -303,48 +359,76 @@ def _edit(mode:str, model, diffusion, cfg, chw:tuple, a:SampleArgs, **kw):
             check_mask(m, tuple(x.shape))
         except ValueError as e:
             raise ValueError(f'--mask {a.mask}: {e}') from None
-    return edit_run(model=model, diffusion=diffusion, cfg=cfg, mode=mode, images=x, mask=m,
-                    strength=0.5 if a.strength is None else a.strength, resample=a.resample or 1,
-                    jump=a.jump or 10, **kw)
+    return edit_run(
+        model=model,
+        diffusion=diffusion,
+        cfg=cfg,
+        mode=mode,
+        images=x,
+        mask=m,
+        strength=0.5 if a.strength is None else a.strength,
+        resample=a.resample or 1,
+        jump=a.jump or 10,
+        **kw,
+    )
 
 # %% ../nbs/10_cli.ipynb #cf90a011
-def parse_labels(spec:str,        # "7", "3,8,1" (cycled) or "all" (0..K-1 cycled)
-                 n:int,           # number of samples N
-                 num_classes:int, # K of the model (0: unconditional)
-                )->Tensor:        # (N,) long, in the order the samples are drawn
-    "The label of each sample for a command-line request; ValueError with a one-line fix for bad input."
-    if not num_classes: raise ValueError('--label needs a class-conditional run (trained with --cond class); this run is unconditional')
+def parse_labels(
+    spec: str,  # "7", "3,8,1" (cycled) or "all" (0..K-1 cycled)
+    n: int,  # number of samples N
+    num_classes: int,  # K of the model (0: unconditional)
+) -> Tensor:  # (N,) long, in the order the samples are drawn
+    """The label of each sample for a command-line request; ValueError with a one-line fix for bad
+    input."""
+    if not num_classes:
+        raise ValueError(
+            '--label needs a class-conditional run (trained with --cond class); this run is '
+            'unconditional'
+        )
     text = str(spec).strip().lower()
-    if text == 'all': cycle = list(range(num_classes))
+    if text == 'all':
+        cycle = list(range(num_classes))
     else:
-        try: cycle = [int(v) for v in text.split(',')]
-        except ValueError: raise ValueError(f"--label must be an int, a comma list of ints or 'all', got {spec!r}") from None
+        try:
+            cycle = [int(v) for v in text.split(',')]
+        except ValueError:
+            raise ValueError(
+                f"--label must be an int, a comma list of ints or 'all', got {spec!r}"
+            ) from None
     bad = sorted({v for v in cycle if not 0 <= v < num_classes})
-    if bad: raise ValueError(f'--label {bad} outside 0..{num_classes - 1}, the classes of this run')
+    if bad:
+        raise ValueError(f'--label {bad} outside 0..{num_classes - 1}, the classes of this run')
     return torch.tensor(cycle, dtype=torch.long).repeat(math.ceil(n / len(cycle)))[:n]
 
 # %% ../nbs/10_cli.ipynb #a335b8eb
-def ddpm_sample(a:SampleArgs)->Path:
+def ddpm_sample(a: SampleArgs) -> Path:
     "Draw samples into a PNG grid or .npy array; or inpaint (RePaint) or edit (SDEdit) images."
     mode = check_edit_flags(a.inpaint, a.mask, a.init, a.strength, a.resample, a.jump)
-    _check_sample_flags(a, mode)                          # contradictions fail before any loading
+    _check_sample_flags(a, mode)  # contradictions fail before any loading
     dev = resolve_device(a.device)
-    model, diffusion, cfg = load_run(a.run, device=dev)   # fails fast on a missing or corrupt run
-    out = Path(a.out) if a.out else Path(a.run)/'samples.png'
+    model, diffusion, cfg = load_run(a.run, device=dev)  # fails fast on a missing or corrupt run
+    out = Path(a.out) if a.out else Path(a.run) / 'samples.png'
     _check_out(out)
     C, S = model.cfg.in_channels, model.cfg.resolution
     sampler = a.sampler
     if mode and sampler is None and cfg.objective == 'ddpm':
-        sampler = 'ddpm'                          # RePaint and SDEdit run on DDPM or DDIM steps
-    sampler, steps = run_sampler(cfg, sampler, a.steps, a.eta)   # the run's objective decides
+        sampler = 'ddpm'  # RePaint and SDEdit run on DDPM or DDIM steps
+    sampler, steps = run_sampler(cfg, sampler, a.steps, a.eta)  # the run's objective decides
     if mode and sampler not in ('ddpm', 'ddim'):
         name = '--inpaint' if mode == 'inpaint' else '--init'
         raise ValueError(f'{name} runs on ddpm or ddim steps, not --sampler {sampler}')
-    kw = dict(sampler=sampler, steps=steps, eta=a.eta, seed=a.seed, device=dev,
-              batch_size=a.batch_size, progress=not a.quiet)
+    kw = dict(
+        sampler=sampler,
+        steps=steps,
+        eta=a.eta,
+        seed=a.seed,
+        device=dev,
+        batch_size=a.batch_size,
+        progress=not a.quiet,
+    )
     if mode:
         x01 = _edit(mode, model, diffusion, cfg, (C, S, S), a, **kw)
-        if out.suffix.lower() == '.npy':     # the [0, 1] values as computed: kept pixels exact
+        if out.suffix.lower() == '.npy':  # the [0, 1] values as computed: kept pixels exact
             atomic_write(out, lambda p: np.save(open(p, 'wb'), x01.numpy()))
         else:
             atomic_write(out, lambda p: save_grid(x01 * 2 - 1, p))
@@ -352,14 +436,22 @@ def ddpm_sample(a:SampleArgs)->Path:
         print(f'{len(x01)} images ({what}, {sampler}, {steps or diffusion.T} steps) -> {out}')
         return out
     K = model.cfg.num_classes
-    labels = None if a.label is None else parse_labels(a.label, a.n, K)   # before anything is drawn
-    x = sample_run(model=model, diffusion=diffusion, cfg=cfg, shape=(a.n, C, S, S), labels=labels,
-                   guidance=a.guidance, **kw)                  # (n, C, S, S), in the labels' order
+    labels = None if a.label is None else parse_labels(a.label, a.n, K)  # before anything is drawn
+    x = sample_run(
+        model=model,
+        diffusion=diffusion,
+        cfg=cfg,
+        shape=(a.n, C, S, S),
+        labels=labels,
+        guidance=a.guidance,
+        **kw,
+    )  # (n, C, S, S), in the labels' order
     _write_samples(x, out)
     s = 1.0 if a.guidance is None else a.guidance
     cls = '' if a.label is None else f', label {a.label}, guidance {s:g}'
     print(f'{a.n} samples ({sampler}, {steps or diffusion.T} steps{cls}) -> {out}')
     return out
+
 
 def sample_main():
     "Console entry point of ddpm_sample."
@@ -369,101 +461,148 @@ def sample_main():
 @dataclass
 class EvalArgs:
     "ddpm_eval's flags: the run, what to measure (bits/dim, sample quality), and how."
+
     # run directory written by ddpm_train
-    run:str
+    run: str
     # split for bits/dim: test or train
-    split:str = setting('test', choices=('test', 'train'))
+    split: str = setting('test', choices=('test', 'train'))
     # images for bits/dim (default: the whole split)
-    n:int|None = None
+    n: int | None = None
     # compute bits/dim (with neither --bpd nor --quality: both)
-    bpd:bool = False
+    bpd: bool = False
     # draw samples and score them
-    quality:bool = False
+    quality: bool = False
     # samples for the quality scores
-    n_samples:int = 500
+    n_samples: int = 500
     # the sampler for the quality scores
-    sampler:str|None = setting(None, choices=SAMPLERS, note=_sampler_note())
+    sampler: str | None = setting(None, choices=SAMPLERS, note=_sampler_note())
     # sampler steps
-    steps:int|None = setting(None, note=_steps_note())
+    steps: int | None = setting(None, note=_steps_note())
     # DDIM noise: 0 deterministic, 1 DDPM-like
-    eta:float = 0.0
+    eta: float = 0.0
     # variance for the bound: fixedlarge (Ho), fixedsmall; default: learned, else large
-    var:str|None = None
+    var: str | None = None
     # do not clip x̂_0 in the bound (Ho et al. clip)
-    no_clip:bool = False
+    no_clip: bool = False
     # images per bits/dim batch
-    batch_size:int = 64
+    batch_size: int = 64
     # random seed
-    seed:int = 0
+    seed: int = 0
     # evaluate on another data set of the same shape (default: the run's)
-    dataset:str|None = None
+    dataset: str | None = None
     # where torchvision data sets are (default: the run's)
-    data_dir:str|None = None
+    data_dir: str | None = None
     # report file, .json (default RUN/eval.json); the plot goes next to it
-    out:str|None = None
+    out: str | None = None
     # auto, cpu, cuda, mps
-    device:str = 'auto'
+    device: str = 'auto'
     # no progress bars
-    quiet:bool = False
+    quiet: bool = False
 
 # %% ../nbs/10_cli.ipynb #20df604a
-def ddpm_eval(a:EvalArgs)->dict: # the report, as written to --out
+def ddpm_eval(a: EvalArgs) -> dict:  # the report, as written to --out
     "Evaluate a run: bits/dim (exact sum over all T steps) and sample quality (11_evaluation)."
-    both = not (a.bpd or a.quality)                            # no flag: everything the run has
+    both = not (a.bpd or a.quality)  # no flag: everything the run has
     return evaluation.evaluate_run(
-        run=a.run, bpd=None if both else a.bpd, quality=both or a.quality, split=a.split, n=a.n,
-        n_samples=a.n_samples, sampler=a.sampler, steps=a.steps, eta=a.eta, var=a.var,
-        clip=not a.no_clip, batch_size=a.batch_size, seed=a.seed, dataset=a.dataset,
-        data_dir=a.data_dir, out=a.out, device=a.device, progress=not a.quiet)
+        run=a.run,
+        bpd=None if both else a.bpd,
+        quality=both or a.quality,
+        split=a.split,
+        n=a.n,
+        n_samples=a.n_samples,
+        sampler=a.sampler,
+        steps=a.steps,
+        eta=a.eta,
+        var=a.var,
+        clip=not a.no_clip,
+        batch_size=a.batch_size,
+        seed=a.seed,
+        dataset=a.dataset,
+        data_dir=a.data_dir,
+        out=a.out,
+        device=a.device,
+        progress=not a.quiet,
+    )
+
 
 def eval_main():
     "Console entry point of ddpm_eval."
     run_cli(ddpm_eval, prog='ddpm_eval')
 
 # %% ../nbs/26_inpainting.ipynb #1a000061
-def check_edit_flags(inpaint:str=None, # --inpaint IMAGES.npy
-                     mask:str=None,    # --mask MASK.npy
-                     init:str=None,    # --init IMAGES.npy
-                     strength:float=None, # --strength
-                     resample:int=None,   # --resample
-                     jump:int=None,       # --jump
-                    )->str:            # "inpaint", "sdedit" or None (plain sampling)
-    "The editing mode `ddpm_sample`'s flags ask for; a contradictory combination is one clear error, before any reading."
-    if inpaint and init: raise ValueError('give --inpaint (fill a masked region) or --init (SDEdit), not both')
-    if mask and not inpaint: raise ValueError('--mask needs --inpaint IMAGES.npy (the images whose masked-out pixels to fill)')
-    if inpaint and not mask: raise ValueError('--inpaint needs --mask MASK.npy: (N or 1, 1, H, W), 1 = keep, 0 = fill')
+def check_edit_flags(
+    inpaint: str = None,  # --inpaint IMAGES.npy
+    mask: str = None,  # --mask MASK.npy
+    init: str = None,  # --init IMAGES.npy
+    strength: float = None,  # --strength
+    resample: int = None,  # --resample
+    jump: int = None,  # --jump
+) -> str:  # "inpaint", "sdedit" or None (plain sampling)
+    """The editing mode `ddpm_sample`'s flags ask for; a contradictory combination is one clear
+    error, before any reading."""
+    if inpaint and init:
+        raise ValueError('give --inpaint (fill a masked region) or --init (SDEdit), not both')
+    if mask and not inpaint:
+        raise ValueError(
+            '--mask needs --inpaint IMAGES.npy (the images whose masked-out pixels to fill)'
+        )
+    if inpaint and not mask:
+        raise ValueError('--inpaint needs --mask MASK.npy: (N or 1, 1, H, W), 1 = keep, 0 = fill')
     for name, v in (('resample', resample), ('jump', jump)):
-        if v is not None and not inpaint: raise ValueError(f'--{name} applies to --inpaint only')
-        if v is not None and v < 1: raise ValueError(f'--{name} must be at least 1, got {v}')
-    if strength is not None and not init: raise ValueError('--strength needs --init IMAGES.npy (the images to edit)')
-    if strength is not None: check_strength(strength, '--strength')
+        if v is not None and not inpaint:
+            raise ValueError(f'--{name} applies to --inpaint only')
+        if v is not None and v < 1:
+            raise ValueError(f'--{name} must be at least 1, got {v}')
+    if strength is not None and not init:
+        raise ValueError('--strength needs --init IMAGES.npy (the images to edit)')
+    if strength is not None:
+        check_strength(strength, '--strength')
     return 'inpaint' if inpaint else 'sdedit' if init else None
 
 # %% ../nbs/26_inpainting.ipynb #1a000064
-def read_npy(path,           # a .npy file
-             flag:str,       # the option it came from, for the message, e.g. "--inpaint"
-            )->'np.ndarray':
+def read_npy(
+    path,  # a .npy file
+    flag: str,  # the option it came from, for the message, e.g. "--inpaint"
+) -> 'np.ndarray':
     "Load a .npy array (no pickles) or fail with one line naming the flag and the file."
     import numpy as np
-    path = Path(path)
-    if not path.is_file(): raise ValueError(f'{flag} {path}: no such file')
-    try: return np.load(path, allow_pickle=False)
-    except Exception as e:                     # a corrupt or non-.npy file: numpy raises several kinds
-        raise ValueError(f'{flag} {path}: not a readable .npy array ({type(e).__name__}: {e})') from None
 
-def check_unit_images(a,          # the array read from --inpaint / --init
-                      chw:tuple,  # the run's (C, H, W)
-                      flag:str,   # the option, for the message
-                     )->Tensor:   # float32 (N, C, H, W) in [0, 1]
-    "Validate images for `ddpm_sample`: a float array (N, C, H, W) in [0, 1] with the run's channels and size."
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f'{flag} {path}: no such file')
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as e:  # a corrupt or non-.npy file: numpy raises several kinds
+        raise ValueError(
+            f'{flag} {path}: not a readable .npy array ({type(e).__name__}: {e})'
+        ) from None
+
+
+def check_unit_images(
+    a,  # the array read from --inpaint / --init
+    chw: tuple,  # the run's (C, H, W)
+    flag: str,  # the option, for the message
+) -> Tensor:  # float32 (N, C, H, W) in [0, 1]
+    """Validate images for `ddpm_sample`: a float array (N, C, H, W) in [0, 1] with the run's
+    channels and size."""
     import numpy as np
+
     a = np.asarray(a)
     if a.ndim != 4 or tuple(a.shape[1:]) != tuple(chw) or a.shape[0] < 1:
-        raise ValueError(f'{flag}: images must have shape (N, {", ".join(map(str, chw))}) for this run, got {a.shape}')
+        raise ValueError(
+            f'{flag}: images must have shape (N, {", ".join(map(str, chw))}) for this run, got '
+            f'{a.shape}'
+        )
     if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(f'{flag}: images must be a float array in [0, 1] (what ddpm_sample --out X.npy writes), '
-                         f'got dtype {a.dtype}; for 8-bit images save x / 255')
-    if not np.isfinite(a).all(): raise ValueError(f'{flag}: images contain NaN or infinite values')
+        raise ValueError(
+            f'{flag}: images must be a float array in [0, 1] (what ddpm_sample --out X.npy '
+            f'writes), '
+            f'got dtype {a.dtype}; for 8-bit images save x / 255'
+        )
+    if not np.isfinite(a).all():
+        raise ValueError(f'{flag}: images contain NaN or infinite values')
     if a.min() < 0 or a.max() > 1:
-        raise ValueError(f'{flag}: image values must lie in [0, 1], got min {a.min():.4g}, max {a.max():.4g}')
+        raise ValueError(
+            f'{flag}: image values must lie in [0, 1], got min {a.min():.4g}, max {a.max():.4g}'
+        )
     return torch.from_numpy(a.astype(np.float32))

@@ -21,141 +21,203 @@ from .data import dataset_info
 from .objective import OBJECTIVES, check_objective, implied_settings
 
 # %% ../nbs/09b_config.ipynb #c9b1f002
-@functools.cache   # TrainConfig() calls it for its default: read /proc/cpuinfo once per process
-def native_cpu_bf16(cpuinfo:str=None, # text of /proc/cpuinfo (None: read this machine's)
-                   )->bool:
-    "Whether the CPU has bfloat16 instructions (x86 avx512_bf16 or amx_bf16, ARM bf16), where CPU bf16 autocast pays."
+@functools.cache  # TrainConfig() calls it for its default: read /proc/cpuinfo once per process
+def native_cpu_bf16(
+    cpuinfo: str = None,  # text of /proc/cpuinfo (None: read this machine's)
+) -> bool:
+    """Whether the CPU has bfloat16 instructions (x86 avx512_bf16 or amx_bf16, ARM bf16), where CPU
+    bf16 autocast pays."""
     if cpuinfo is None:
-        try: cpuinfo = Path('/proc/cpuinfo').read_text()
-        except OSError: return False                     # not Linux: no cheap, reliable way to tell
-    flags = {w for line in cpuinfo.splitlines() if re.match(r'(flags|features)\s*:', line, re.I)
-             for w in line.split(':', 1)[1].split()}
+        try:
+            cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError:
+            return False  # not Linux: no cheap, reliable way to tell
+    flags = {
+        w
+        for line in cpuinfo.splitlines()
+        if re.match(r'(flags|features)\s*:', line, re.I)
+        for w in line.split(':', 1)[1].split()
+    }
     return bool(flags & {'avx512_bf16', 'amx_bf16', 'bf16'})
 
 # %% ../nbs/09b_config.ipynb #f1e1d002
-def setting(default=MISSING,      # the field's default (none: a required field)
-            *,
-            factory=MISSING,      # or a function that makes the default (e.g. native_cpu_bf16)
-            choices:tuple=None,   # the values it may take; `--help` lists them
-            check:tuple=None,     # (ok, what it must be): ok(value) is False for a bad value
-            resumable:bool=False, # may change on --resume: operational, not what the run computes
-            own_flag:bool=False,  # the command declares this flag itself (ddpm_train's --dataset)
-            note:str=None,        # more help for the field's flag, after its comment
-           ):
+def setting(
+    default=MISSING,  # the field's default (none: a required field)
+    *,
+    factory=MISSING,  # or a function that makes the default (e.g. native_cpu_bf16)
+    choices: tuple = None,  # the values it may take; `--help` lists them
+    check: tuple = None,  # (ok, what it must be): ok(value) is False for a bad value
+    resumable: bool = False,  # may change on --resume: operational, not what the run computes
+    own_flag: bool = False,  # the command declares this flag itself (ddpm_train's --dataset)
+    note: str = None,  # more help for the field's flag, after its comment
+):
     "A dataclass field carrying its metadata: choices, bounds, resumability, how its flag is made."
     meta = dict(choices=choices, check=check, resumable=resumable, own_flag=own_flag, note=note)
     meta = {k: v for k, v in meta.items() if v}
     return field(default=default, default_factory=factory, metadata=meta)
 
-CONDS = ('none', 'class')   # TrainConfig.cond: unconditional, or conditional on class labels
-_AT_LEAST_1 = (lambda v: v >= 1, 'at least 1')   # counts and sizes
 
-def _fraction(v)->bool:
+CONDS = ('none', 'class')  # TrainConfig.cond: unconditional, or conditional on class labels
+_AT_LEAST_1 = (lambda v: v >= 1, 'at least 1')  # counts and sizes
+
+
+def _fraction(v) -> bool:
     return 0 <= v < 1
 
-_P_UNCOND = (_fraction, 'in [0, 1) (the fraction of labels dropped to ∅)')
-_CKPT_SECONDS = (lambda v: v >= 0 and math.isfinite(v),
-                 'a finite number >= 0 (0: checkpoints by steps only)')
 
-def _adam_lr(v)->bool:
-    return 0 < v <= 1 and math.isfinite(v)      # nan and inf fail too
+_P_UNCOND = (_fraction, 'in [0, 1) (the fraction of labels dropped to ∅)')
+_CKPT_SECONDS = (
+    lambda v: v >= 0 and math.isfinite(v),
+    'a finite number >= 0 (0: checkpoints by steps only)',
+)
+
+
+def _adam_lr(v) -> bool:
+    return 0 < v <= 1 and math.isfinite(v)  # nan and inf fail too
 
 # %% ../nbs/09b_config.ipynb #dfe66160
 @dataclass
 class TrainConfig:
     "Every setting of a training run; saved as config.json in the run directory."
+
     # a name from ddpm_nb.data.DATASETS, or folder:PATH
-    dataset:str = setting('digits', own_flag=True)
+    dataset: str = setting('digits', own_flag=True)
     # U-Net preset (ddpm_nb.unet.UNET_PRESETS)
-    preset:str = setting('digits', choices=tuple(UNET_PRESETS))
+    preset: str = setting('digits', choices=tuple(UNET_PRESETS))
     # resize images to this size (None: the data set's own)
-    image_size:int|None = None
+    image_size: int | None = None
     # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 17_flow_matching)
-    objective:str = setting('ddpm', choices=tuple(OBJECTIVES))
+    objective: str = setting('ddpm', choices=tuple(OBJECTIVES))
     # 'class': class-conditional on the data's labels (06_unet eq. 4; guided sampling, 25_guidance)
-    cond:str = setting('none', choices=CONDS)
+    cond: str = setting('none', choices=CONDS)
     # cond 'class': probability that a training label is replaced by the null label ∅ (for CFG)
-    p_uncond:float = setting(0.1, check=_P_UNCOND)
+    p_uncond: float = setting(0.1, check=_P_UNCOND)
     # diffusion steps (flow: the network sees t = s·(T − 1))
-    T:int = setting(1000, check=_AT_LEAST_1)
+    T: int = setting(1000, check=_AT_LEAST_1)
     # beta schedule (ddpm_nb.schedule.SCHEDULES); unused by flow runs
-    schedule:str = setting('linear', choices=SCHEDULES)
+    schedule: str = setting('linear', choices=SCHEDULES)
     # what the network predicts (ddpm_nb.diffusion.PREDS)
-    pred:str = setting('eps', choices=PREDS)
+    pred: str = setting('eps', choices=PREDS)
     # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs
-    var:str = setting('fixedsmall', choices=VARS)
+    var: str = setting('fixedsmall', choices=VARS)
     # objective (ddpm_nb.diffusion.LOSSES): min_snr (05 eq. 6b), simple (Ho's L_simple),
     # vlb (true bound), hybrid
-    loss:str = setting('min_snr', choices=LOSSES)
+    loss: str = setting('min_snr', choices=LOSSES)
     # Adam learning rate after warm-up
-    lr:float = setting(4e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))
+    lr: float = setting(4e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))
     # linear learning-rate warm-up steps
-    warmup:int = 100
+    warmup: int = 100
     # images per step (per process under torchrun)
-    batch_size:int = setting(128, check=_AT_LEAST_1)
+    batch_size: int = setting(128, check=_AT_LEAST_1)
     # total optimisation steps (about 4.5 min on a quiet 2-core CPU)
-    steps:int = setting(900, check=_AT_LEAST_1, resumable=True)
+    steps: int = setting(900, check=_AT_LEAST_1, resumable=True)
     # max global gradient norm (0: off)
-    grad_clip:float = 1.0
+    grad_clip: float = 1.0
     # EMA decay of the weights used for sampling
-    ema_decay:float = setting(0.995, check=(_fraction, 'in [0, 1)'))
+    ema_decay: float = setting(0.995, check=(_fraction, 'in [0, 1)'))
     # override the preset's dropout
-    dropout:float|None = None
+    dropout: float | None = None
     # mixed precision on CUDA (bf16 where supported); on CPU see cpu_bf16
-    amp:bool = setting(True, resumable=True)
+    amp: bool = setting(True, resumable=True)
     # with amp: bf16 autocast on CPU (default: on where the CPU has native bf16)
-    cpu_bf16:bool = setting(factory=native_cpu_bf16)
+    cpu_bf16: bool = setting(factory=native_cpu_bf16)
     # CUDA: weights and batches in channels-last format; ignored elsewhere
-    channels_last:bool = setting(False, resumable=True)
+    channels_last: bool = setting(False, resumable=True)
     # train through torch.compile(model) (checkpoints: the plain weights)
-    compile:bool = setting(False, resumable=True)
+    compile: bool = setting(False, resumable=True)
     # seeds the weights, the data order and every draw of t and ε
-    seed:int = 0
+    seed: int = 0
     # "auto" (cuda > mps > cpu), or any torch device string
-    device:str = setting('auto', resumable=True)
+    device: str = setting('auto', resumable=True)
     # where torchvision data sets are (or will be downloaded)
-    data_dir:str = setting('data', resumable=True)
+    data_dir: str = setting('data', resumable=True)
     # steps per metrics line
-    log_every:int = setting(50, check=_AT_LEAST_1, resumable=True)
+    log_every: int = setting(50, check=_AT_LEAST_1, resumable=True)
     # steps between checkpoints (also written at the end)
-    ckpt_every:int = setting(1000, resumable=True)
+    ckpt_every: int = setting(1000, resumable=True)
     # also checkpoint after this many seconds of training, so kill -9 loses at most that (0: off)
-    ckpt_seconds:float = setting(60.0, check=_CKPT_SECONDS, resumable=True)
+    ckpt_seconds: float = setting(60.0, check=_CKPT_SECONDS, resumable=True)
     # steps between sample grids (0: only at the end)
-    sample_every:int = setting(0, resumable=True)
+    sample_every: int = setting(0, resumable=True)
     # images in each sample grid
-    n_samples:int = setting(64, check=_AT_LEAST_1, resumable=True)
+    n_samples: int = setting(64, check=_AT_LEAST_1, resumable=True)
     # sampler steps for grids (DDPM runs: T is Algorithm 2, fewer the default sampler,
     # dpmpp_2m_sde; flow: Euler)
-    sample_steps:int = setting(100, check=_AT_LEAST_1, resumable=True)
+    sample_steps: int = setting(100, check=_AT_LEAST_1, resumable=True)
     # stop after this many consecutive non-finite losses
-    max_bad_steps:int = setting(20, check=_AT_LEAST_1, resumable=True)
+    max_bad_steps: int = setting(20, check=_AT_LEAST_1, resumable=True)
 
 # %% ../nbs/09b_config.ipynb #f5b4521c
 RECIPES = {
     'digits': {},
-    'mnist': dict(dataset='mnist', preset='mnist', lr=2e-4, warmup=1000, steps=60_000, ema_decay=0.9995,
-                  ckpt_every=5000, sample_every=10_000, log_every=100),
-    'fashion_mnist': dict(dataset='fashion_mnist', preset='mnist', lr=2e-4, warmup=1000, steps=60_000,
-                          ema_decay=0.9995, ckpt_every=5000, sample_every=10_000, log_every=100),
-    'cifar10': dict(dataset='cifar10', preset='cifar10', loss='simple', lr=2e-4, warmup=5000, steps=800_000, ema_decay=0.9999,
-                    ckpt_every=10_000, ckpt_seconds=600.0, sample_every=50_000, log_every=100),
-    'folder': dict(preset='cifar10', image_size=64, lr=2e-4, warmup=5000, steps=500_000, ema_decay=0.9999,
-                   ckpt_every=10_000, ckpt_seconds=600.0, sample_every=50_000, log_every=100),
+    'mnist': dict(
+        dataset='mnist',
+        preset='mnist',
+        lr=2e-4,
+        warmup=1000,
+        steps=60_000,
+        ema_decay=0.9995,
+        ckpt_every=5000,
+        sample_every=10_000,
+        log_every=100,
+    ),
+    'fashion_mnist': dict(
+        dataset='fashion_mnist',
+        preset='mnist',
+        lr=2e-4,
+        warmup=1000,
+        steps=60_000,
+        ema_decay=0.9995,
+        ckpt_every=5000,
+        sample_every=10_000,
+        log_every=100,
+    ),
+    'cifar10': dict(
+        dataset='cifar10',
+        preset='cifar10',
+        loss='simple',
+        lr=2e-4,
+        warmup=5000,
+        steps=800_000,
+        ema_decay=0.9999,
+        ckpt_every=10_000,
+        ckpt_seconds=600.0,
+        sample_every=50_000,
+        log_every=100,
+    ),
+    'folder': dict(
+        preset='cifar10',
+        image_size=64,
+        lr=2e-4,
+        warmup=5000,
+        steps=500_000,
+        ema_decay=0.9999,
+        ckpt_every=10_000,
+        ckpt_seconds=600.0,
+        sample_every=50_000,
+        log_every=100,
+    ),
 }
 
-def recipe(name:str, **overrides)->TrainConfig:
-    "The TrainConfig of recipe `name` (RECIPES) with field overrides; objective='flow' implies pred='v'."
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    """The TrainConfig of recipe `name` (RECIPES) with field overrides; objective='flow' implies
+    pred='v'."""
     if name.startswith('folder:'):
         name, overrides = 'folder', {'dataset': name, **overrides}
     if name not in RECIPES:
-        raise ValueError(f'unknown recipe {name!r}; choose one of {", ".join(RECIPES)} or folder:PATH')
-    implied = implied_settings(overrides.get('objective'))    # e.g. pred 'v', all that flow matching trains
+        raise ValueError(
+            f'unknown recipe {name!r}; choose one of {", ".join(RECIPES)} or folder:PATH'
+        )
+    implied = implied_settings(
+        overrides.get('objective')
+    )  # e.g. pred 'v', all that flow matching trains
     return config_from_dict({**asdict(TrainConfig()), **RECIPES[name], **implied, **overrides})
 
 # %% ../nbs/09b_config.ipynb #b5a20715
-def _type_ok(v, tp)->bool:
-    "Does JSON/CLI value `v` fit annotation `tp` (int, float, bool, str, or a union such as int|None)?"
+def _type_ok(v, tp) -> bool:
+    """Does JSON/CLI value `v` fit annotation `tp` (int, float, bool, str, or a union such as
+    int|None)?"""
     if typing.get_args(tp):
         return any(_type_ok(v, a) for a in typing.get_args(tp))
     if tp is type(None):
@@ -168,12 +230,14 @@ def _type_ok(v, tp)->bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
     return isinstance(v, tp)
 
-def _tname(tp)->str:
+
+def _tname(tp) -> str:
     return str(tp) if typing.get_args(tp) else tp.__name__
 
 # %% ../nbs/09b_config.ipynb #2a3d426d
-def _check_values(c:TrainConfig, source:str):
-    "One ValueError for the first setting of `c` that is not one of its choices or out of its range."
+def _check_values(c: TrainConfig, source: str):
+    """One ValueError for the first setting of `c` that is not one of its choices or out of its
+    range."""
     for f in fields(c):
         v, ok = getattr(c, f.name), f.metadata.get('choices')
         if ok and v not in ok:
@@ -186,22 +250,26 @@ def _check_values(c:TrainConfig, source:str):
         raise ValueError(f'{source}: sample_steps ({c.sample_steps}) cannot exceed T ({c.T})')
     check_objective(c, source)
 
-def config_from_dict(d:dict, source:str='config')->TrainConfig:
-    "Build a TrainConfig from a dict, with one clear error for unknown keys, wrong types or bad values."
+
+def config_from_dict(d: dict, source: str = 'config') -> TrainConfig:
+    """Build a TrainConfig from a dict, with one clear error for unknown keys, wrong types or bad
+    values."""
     known = {f.name: f.type for f in fields(TrainConfig)}
     unknown = sorted(set(d) - set(known))
     if unknown:
-        raise ValueError(f'{source}: unknown setting(s) {unknown}; valid settings: {", ".join(known)}')
+        raise ValueError(
+            f'{source}: unknown setting(s) {unknown}; valid settings: {", ".join(known)}'
+        )
     for k, v in d.items():
         if not _type_ok(v, known[k]):
             raise ValueError(f'{source}: {k} must be {_tname(known[k])}, got {v!r}')
-    d = {**implied_settings(d.get('objective')), **d}                 # as in `recipe`
+    d = {**implied_settings(d.get('objective')), **d}  # as in `recipe`
     c = TrainConfig(**{k: (float(v) if known[k] is float else v) for k, v in d.items()})
     _check_values(c, source)
     return c
 
 # %% ../nbs/09b_config.ipynb #5ef06ad7
-def resolve_device(device:str='auto')->torch.device:
+def resolve_device(device: str = 'auto') -> torch.device:
     "The torch device for a config's `device` string; 'auto' picks cuda, then mps, then cpu."
     if device != 'auto':
         return torch.device(device)
@@ -211,21 +279,33 @@ def resolve_device(device:str='auto')->torch.device:
         return torch.device('mps')
     return torch.device('cpu')
 
-def model_config(cfg:TrainConfig,     # the run's settings
-                 num_classes:int=0,    # cond 'class': the data's number of classes K (`ddpm_nb.data.require_labels`)
-                )->UNetConfig:
-    "The U-Net configuration for a training config: its preset fitted to the data's channels and size (and classes)."
+
+def model_config(
+    cfg: TrainConfig,  # the run's settings
+    # cond 'class': the data's number of classes K (`ddpm_nb.data.require_labels`)
+    num_classes: int = 0,
+) -> UNetConfig:
+    """The U-Net configuration for a training config: its preset fitted to the data's channels and
+    size (and classes)."""
     info = dataset_info(cfg.dataset, image_size=cfg.image_size)
     if info['kind'] != 'image':
-        raise ValueError(f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, '
-                         'not a U-Net')
-    over = dict(in_channels=info['channels'], resolution=info['image_size'],
-                out_channels=info['channels'] * (2 if cfg.var == 'learned_range' else 1))
+        raise ValueError(
+            f'{cfg.dataset!r} is a 2-D point set; train it with the MLP of the 2-D tutorial, '
+            'not a U-Net'
+        )
+    over = dict(
+        in_channels=info['channels'],
+        resolution=info['image_size'],
+        out_channels=info['channels'] * (2 if cfg.var == 'learned_range' else 1),
+    )
     if cfg.dropout is not None:
         over['dropout'] = cfg.dropout
     if cfg.cond == 'class':
         if num_classes < 2:
-            raise ValueError(f"cond 'class' needs the number of classes of {cfg.dataset!r} (>= 2), got {num_classes}")
+            raise ValueError(
+                f"cond 'class' needs the number of classes of {cfg.dataset!r} (>= 2), got "
+                f"{num_classes}"
+            )
         over['num_classes'] = num_classes
     return unet_preset(cfg.preset, **over)
 
@@ -233,53 +313,65 @@ def model_config(cfg:TrainConfig,     # the run's settings
 # in field order
 RESUMABLE = tuple(f.name for f in fields(TrainConfig) if f.metadata.get('resumable'))
 
-def write_config(run, cfg:TrainConfig, unet:UNetConfig):
+
+def write_config(run, cfg: TrainConfig, unet: UNetConfig):
     "config.json in run directory `run`: the run's settings and its U-Net's, written atomically."
     text = json.dumps(dict(train=asdict(cfg), unet=asdict(unet)), indent=1)
-    atomic_write(Path(run)/'config.json', lambda p: Path(p).write_text(text))
+    atomic_write(Path(run) / 'config.json', lambda p: Path(p).write_text(text))
 
-def read_config(run)->TrainConfig:
+
+def read_config(run) -> TrainConfig:
     "The TrainConfig saved in run directory `run` (config.json), validated."
-    p = Path(run)/'config.json'
+    p = Path(run) / 'config.json'
     if not p.is_file():
-        raise CheckpointError(f'{run}: no config.json — not a ddpm_nb run directory '
-                              '(train one with ddpm_train)')
+        raise CheckpointError(
+            f'{run}: no config.json — not a ddpm_nb run directory (train one with ddpm_train)'
+        )
     try:
         d = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f'{p}: not valid JSON ({e})') from None
     if not isinstance(d, dict) or not isinstance(d.get('train'), dict):
         raise CheckpointError(f'{p}: expected an object with a "train" section')
-    d['train'].setdefault('cpu_bf16', False)   # runs saved before the field trained in fp32: resume them so
+    d['train'].setdefault(
+        'cpu_bf16', False
+    )  # runs saved before the field trained in fp32: resume them so
     try:
         return config_from_dict(d['train'], source=str(p))
     except ValueError as e:
         raise CheckpointError(str(e)) from None
 
-def merge_resume(saved:TrainConfig, new:TrainConfig, changed:set)->TrainConfig:
-    "The saved config with the explicitly `changed` fields of `new`; refuses changes that alter the run."
+
+def merge_resume(saved: TrainConfig, new: TrainConfig, changed: set) -> TrainConfig:
+    """The saved config with the explicitly `changed` fields of `new`; refuses changes that alter
+    the run."""
     bad = sorted(k for k in changed if k not in RESUMABLE and getattr(new, k) != getattr(saved, k))
     if bad:
-        raise ValueError(f'cannot change {bad} when resuming (saved: {[getattr(saved, k) for k in bad]}); '
-                         f'only {", ".join(RESUMABLE)} may change — start a new run with another --out '
-                         'instead')
+        raise ValueError(
+            f'cannot change {bad} when resuming (saved: {[getattr(saved, k) for k in bad]}); '
+            f'only {", ".join(RESUMABLE)} may change — start a new run with another --out '
+            'instead'
+        )
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in changed if k in RESUMABLE})
 
 # %% ../nbs/09b_config.ipynb #f1e1d004
-def flag(name:str)->str:
+def flag(name: str) -> str:
     "The command-line spelling of setting `name`: --batch-size for batch_size."
     return '--' + name.replace('_', '-')
 
-def _flag_args(name:str, v)->list:
+
+def _flag_args(name: str, v) -> list:
     "The arguments that set field `name` to `v`: --x or --no-x for a switch, else --x VALUE."
     if isinstance(v, bool):
         return [flag(name) if v else '--no-' + flag(name)[2:]]
     if v is None:
         raise ValueError(f'{name}=None has no flag; leave {flag(name)} out to keep the default')
-    return [flag(name), str(v)]       # str of a float round-trips exactly
+    return [flag(name), str(v)]  # str of a float round-trips exactly
 
-def config_argv(cfg:TrainConfig|dict, # a config, or some fields (overrides of the digits recipe)
-               )->list:               # ddpm_train's arguments, without --out
+
+def config_argv(
+    cfg: TrainConfig | dict,  # a config, or some fields (overrides of the digits recipe)
+) -> list:  # ddpm_train's arguments, without --out
     "The ddpm_train arguments that train `cfg`: --dataset, and a flag per field unlike its recipe."
     if isinstance(cfg, dict):
         over = cfg

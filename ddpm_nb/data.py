@@ -21,148 +21,216 @@ from torch.utils.data import Dataset
 from fastcore.basics import patch
 
 # %% ../nbs/07_data.ipynb #b003de9e
-def uint8_to_unit(v:Tensor, # 8-bit pixel values 0..255, dtype uint8, any shape
-                 )->Tensor: # float32 on the lattice {-1, -1 + 2/255, ..., 1}
+def uint8_to_unit(
+    v: Tensor,  # 8-bit pixel values 0..255, dtype uint8, any shape
+) -> Tensor:  # float32 on the lattice {-1, -1 + 2/255, ..., 1}
     "Map 8-bit pixel values to [-1, 1] (eq. 1)."
-    if v.dtype != torch.uint8: raise TypeError(f'expected a uint8 tensor of pixel values 0..255, got dtype {v.dtype}')
+    if v.dtype != torch.uint8:
+        raise TypeError(f'expected a uint8 tensor of pixel values 0..255, got dtype {v.dtype}')
     return v.float() / 127.5 - 1
 
-def unit_to_uint8(x:Tensor, # values in [-1, 1]; off-lattice values go to the nearest level, out-of-range ones are clipped
-                 )->Tensor: # uint8 values 0..255
+
+def unit_to_uint8(
+    # values in [-1, 1]; off-lattice values go to the nearest level, out-of-range ones are clipped
+    x: Tensor,
+) -> Tensor:  # uint8 values 0..255
     "Map [-1, 1] back to the nearest 8-bit value (eq. 1, inverse)."
     return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 # %% ../nbs/07_data.ipynb #fcc301d1
-def check_images(x:Tensor,          # a batch, expected (B, C, H, W) float in [-1, 1]
-                 channels:int=None,  # expected C; not checked when None
-                 image_size:int=None,# expected H = W; not checked when None
-                 tol:float=1e-4,     # slack on the range, for half-precision rounding
-                )->Tensor:           # `x`, unchanged
-    "Raise ValueError with a fix-it message unless `x` is a float image batch (B, C, H, W) in [-1, 1]."
-    if not isinstance(x, Tensor): raise TypeError(f'expected a torch.Tensor, got {type(x).__name__}')
+def check_images(
+    x: Tensor,  # a batch, expected (B, C, H, W) float in [-1, 1]
+    channels: int = None,  # expected C; not checked when None
+    image_size: int = None,  # expected H = W; not checked when None
+    tol: float = 1e-4,  # slack on the range, for half-precision rounding
+) -> Tensor:  # `x`, unchanged
+    """Raise ValueError with a fix-it message unless `x` is a float image batch (B, C, H, W) in [-1,
+    1]."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f'expected a torch.Tensor, got {type(x).__name__}')
     if not x.is_floating_point():
-        raise ValueError(f'expected a float tensor in [-1, 1], got dtype {x.dtype}; convert 8-bit data with uint8_to_unit (x = v/127.5 - 1)')
+        raise ValueError(
+            f'expected a float tensor in [-1, 1], got dtype {x.dtype}; convert 8-bit data with '
+            f'uint8_to_unit (x = v/127.5 - 1)'
+        )
     if x.ndim != 4:
         hint = ' (a single image? add a batch dimension with x[None])' if x.ndim == 3 else ''
-        raise ValueError(f'expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}{hint}')
+        raise ValueError(
+            f'expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}{hint}'
+        )
     if channels is not None and x.shape[1] != channels:
         hint = ' (channels last? use x.permute(0, 3, 1, 2))' if x.shape[-1] == channels else ''
-        raise ValueError(f'expected {channels} channel(s) in (B, C, H, W), got shape {tuple(x.shape)}{hint}')
+        raise ValueError(
+            f'expected {channels} channel(s) in (B, C, H, W), got shape {tuple(x.shape)}{hint}'
+        )
     if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
         raise ValueError(f'expected {image_size}x{image_size} images, got shape {tuple(x.shape)}')
-    if x.numel() == 0: raise ValueError(f'empty batch, shape {tuple(x.shape)}')
+    if x.numel() == 0:
+        raise ValueError(f'empty batch, shape {tuple(x.shape)}')
     lo, hi = x.min().item(), x.max().item()
-    if not (math.isfinite(lo) and math.isfinite(hi)): raise ValueError('the batch contains NaN or inf values')
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError('the batch contains NaN or inf values')
     if lo < -1 - tol or hi > 1 + tol:
-        raise ValueError(f'expected values in [-1, 1]; got [{lo:g}, {hi:g}] — did you forget to normalise? '
-                         '(8-bit data: x = v/127.5 - 1, see uint8_to_unit)')
+        raise ValueError(
+            f'expected values in [-1, 1]; got [{lo:g}, {hi:g}] — did you forget to normalise? '
+            '(8-bit data: x = v/127.5 - 1, see uint8_to_unit)'
+        )
     return x
 
 # %% ../nbs/07_data.ipynb #fc881663
-def seeded_generator(*keys:int, # non-negative integers mixed into one seed, e.g. (seed, epoch)
-                    )->torch.Generator: # a CPU generator
+def seeded_generator(
+    *keys: int,  # non-negative integers mixed into one seed, e.g. (seed, epoch)
+) -> torch.Generator:  # a CPU generator
     "A CPU `torch.Generator` seeded by a hash of `keys`."
     keys = [int(k) for k in keys]
-    if not keys or min(keys) < 0: raise ValueError(f'seeded_generator needs one or more non-negative integer keys, got {keys}')
+    if not keys or min(keys) < 0:
+        raise ValueError(
+            f'seeded_generator needs one or more non-negative integer keys, got {keys}'
+        )
     hi, lo = np.random.SeedSequence(keys).generate_state(2, np.uint32)
-    return torch.Generator().manual_seed((int(hi) << 31) ^ int(lo))   # < 2**63: a valid seed
+    return torch.Generator().manual_seed((int(hi) << 31) ^ int(lo))  # < 2**63: a valid seed
 
-def epoch_permutation(n:int,     # number of examples
-                      seed:int,  # the run's data seed
-                      epoch:int, # 0-based epoch
-                     )->Tensor:  # (n,) long, the order in which epoch `epoch` visits the examples
+
+def epoch_permutation(
+    n: int,  # number of examples
+    seed: int,  # the run's data seed
+    epoch: int,  # 0-based epoch
+) -> Tensor:  # (n,) long, the order in which epoch `epoch` visits the examples
     "The visiting order of one epoch: a pure function of (n, seed, epoch)."
     return torch.randperm(n, generator=seeded_generator(seed, epoch))
 
 # %% ../nbs/07_data.ipynb #1796eb1a
 class EpochBatchSampler:
     "Endless batches of indices; batch `step` is a pure function of (n, batch_size, seed, step)."
-    def __init__(self,
-                 n:int,            # number of examples in the dataset
-                 batch_size:int,   # B, 1 <= B <= n; each epoch has n // B full batches
-                 seed:int=0,       # data seed
-                 start_step:int=0, # where iteration starts: the step to resume from
-                ):
-        if not 1 <= batch_size <= n: raise ValueError(f'batch_size must be in [1, n={n}], got {batch_size}')
+
+    def __init__(
+        self,
+        n: int,  # number of examples in the dataset
+        batch_size: int,  # B, 1 <= B <= n; each epoch has n // B full batches
+        seed: int = 0,  # data seed
+        start_step: int = 0,  # where iteration starts: the step to resume from
+    ):
+        if not 1 <= batch_size <= n:
+            raise ValueError(f'batch_size must be in [1, n={n}], got {batch_size}')
         self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
         self.steps_per_epoch = n // batch_size
-        self._epoch, self._perm = None, None   # cache of the current epoch's permutation
+        self._epoch, self._perm = None, None  # cache of the current epoch's permutation
 
-    def position(self, step:int)->tuple: return divmod(step, self.steps_per_epoch)  # (epoch, batch within epoch)
+    def position(self, step: int) -> tuple:
+        return divmod(step, self.steps_per_epoch)  # (epoch, batch within epoch)
 
-    def indices(self, step:int)->Tensor:
+    def indices(self, step: int) -> Tensor:
         "Example indices of batch `step`, (B,) long."
         epoch, k = self.position(step)
-        if epoch != self._epoch: self._epoch, self._perm = epoch, epoch_permutation(self.n, self.seed, epoch)
-        return self._perm[k * self.batch_size:(k + 1) * self.batch_size]
+        if epoch != self._epoch:
+            self._epoch, self._perm = epoch, epoch_permutation(self.n, self.seed, epoch)
+        return self._perm[k * self.batch_size : (k + 1) * self.batch_size]
 
-    def __iter__(self):  # for DataLoader(ds, batch_sampler=...): lists of ints from `start_step` on, forever
+    def __iter__(
+        self,
+    ):  # for DataLoader(ds, batch_sampler=...): lists of ints from `start_step` on, forever
         step = self.start_step
-        while True: yield self.indices(step).tolist(); step += 1
+        while True:
+            yield self.indices(step).tolist()
+            step += 1
 
 # %% ../nbs/07_data.ipynb #c903bef0
 class ImageDataset(Dataset):
     "Base class of image datasets: items are (C, H, W) float32 on the 8-bit lattice in [-1, 1]."
-    hflip = False    # random horizontal flips, p = 1/2 per image
-    labels = None    # (N,) long tensor of class labels, or None
 
-    def _uint8(self, idx:Tensor)->Tensor: raise NotImplementedError  # (B, C, H, W) uint8
+    hflip = False  # random horizontal flips, p = 1/2 per image
+    labels = None  # (N,) long tensor of class labels, or None
 
-    def get_batch(self,
-                  idx,                            # example indices, (B,)
-                  generator:torch.Generator=None, # draws the flips; torch's global RNG when None
-                 )->Tensor:                       # (B, C, H, W) float32 in [-1, 1]
+    def _uint8(self, idx: Tensor) -> Tensor:
+        raise NotImplementedError  # (B, C, H, W) uint8
+
+    def get_batch(
+        self,
+        idx,  # example indices, (B,)
+        generator: torch.Generator = None,  # draws the flips; torch's global RNG when None
+    ) -> Tensor:  # (B, C, H, W) float32 in [-1, 1]
         "A batch of images, flipped at random when `hflip`."
         idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
-        x = uint8_to_unit(self._uint8(idx))                                    # (1)
+        x = uint8_to_unit(self._uint8(idx))  # (1)
         if self.hflip:
             flip = torch.rand(len(idx), generator=generator) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         return x
 
-    def __getitem__(self, i:int)->Tensor: return self.get_batch([i])[0]
+    def __getitem__(self, i: int) -> Tensor:
+        return self.get_batch([i])[0]
 
 # %% ../nbs/07_data.ipynb #d8823141
 class TensorImageDataset(ImageDataset):
     "Images held in memory as one uint8 tensor `.data` (N, C, H, W)."
-    def __init__(self,
-                 data:Tensor,        # (N, C, H, W) uint8 pixel values
-                 labels:Tensor=None, # (N,) class labels, or None
-                 hflip:bool=False,   # random horizontal flips (for train splits of flip-invariant data)
-                ):
+
+    def __init__(
+        self,
+        data: Tensor,  # (N, C, H, W) uint8 pixel values
+        labels: Tensor = None,  # (N,) class labels, or None
+        hflip: bool = False,  # random horizontal flips (for train splits of flip-invariant data)
+    ):
         if data.dtype != torch.uint8 or data.ndim != 4:
-            raise ValueError(f'data must be a uint8 tensor (N, C, H, W), got {data.dtype} {tuple(data.shape)}')
+            raise ValueError(
+                f'data must be a uint8 tensor (N, C, H, W), got {data.dtype} {tuple(data.shape)}'
+            )
         if labels is not None and len(labels) != len(data):
             raise ValueError(f'{len(labels)} labels for {len(data)} images')
         self.data, self.labels, self.hflip = data, labels, hflip
 
-    def __len__(self): return len(self.data)
-    def _uint8(self, idx): return self.data.index_select(0, idx)   # measured 0.02 ms vs 12 ms for data[idx] (128 digits, CPU)
-    def __repr__(self): return f'TensorImageDataset({len(self)} images {tuple(self.data.shape[1:])}, hflip={self.hflip})'
+    def __len__(self):
+        return len(self.data)
+
+    def _uint8(self, idx):
+        return self.data.index_select(
+            0, idx
+        )  # measured 0.02 ms vs 12 ms for data[idx] (128 digits, CPU)
+
+    def __repr__(self):
+        shape = tuple(self.data.shape[1:])
+        return f'TensorImageDataset({len(self)} images {shape}, hflip={self.hflip})'
 
 # %% ../nbs/07_data.ipynb #6e46084c
-def quantize_images(x:Tensor,          # (N, C, H, W) pixel values in [0, 255], float or uint8
-                    image_size:int=None,# resize to image_size x image_size when given and different
-                   )->Tensor:           # (N, C, S, S) uint8
-    "Resize (bilinear, antialiased) in 0..255 and round onto the 8-bit lattice; resized in chunks to bound memory."
+def quantize_images(
+    x: Tensor,  # (N, C, H, W) pixel values in [0, 255], float or uint8
+    image_size: int = None,  # resize to image_size x image_size when given and different
+) -> Tensor:  # (N, C, S, S) uint8
+    """Resize (bilinear, antialiased) in 0..255 and round onto the 8-bit lattice; resized in chunks
+    to bound memory."""
     if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
-        x = torch.cat([F.interpolate(c.float(), size=(image_size, image_size), mode='bilinear',
-                                     align_corners=False, antialias=True) for c in x.split(4096)])
+        x = torch.cat(
+            [
+                F.interpolate(
+                    c.float(),
+                    size=(image_size, image_size),
+                    mode='bilinear',
+                    align_corners=False,
+                    antialias=True,
+                )
+                for c in x.split(4096)
+            ]
+        )
     return x if x.dtype == torch.uint8 else x.round().clamp(0, 255).to(torch.uint8)
 
 # %% ../nbs/07_data.ipynb #0742b4b8
-DIGITS_N_TRAIN = 1500   # of 1,797; the remaining 297 are the test split
+DIGITS_N_TRAIN = 1500  # of 1,797; the remaining 297 are the test split
 
-def load_digits_uint8(image_size:int=16, # output size; the source images are 8x8
-                     )->tuple:           # data (1797, 1, S, S) uint8, labels (1797,) long, in sklearn's order
-    "scikit-learn's 8x8 digits scaled to 0..255, upsampled bilinearly to `image_size` and rounded to uint8."
+
+def load_digits_uint8(
+    image_size: int = 16,  # output size; the source images are 8x8
+) -> tuple:  # data (1797, 1, S, S) uint8, labels (1797,) long, in sklearn's order
+    """scikit-learn's 8x8 digits scaled to 0..255, upsampled bilinearly to `image_size` and rounded
+    to uint8."""
     from sklearn.datasets import load_digits
+
     d = load_digits()
-    v = torch.from_numpy(d.images).float()[:, None] * (255 / 16)      # (1797, 1, 8, 8), 0..255
+    v = torch.from_numpy(d.images).float()[:, None] * (255 / 16)  # (1797, 1, 8, 8), 0..255
     return quantize_images(v, image_size), torch.from_numpy(d.target).long()
 
-def digits_indices(split:str, # "train" or "test"
-                  )->Tensor:  # indices into sklearn's order, (1500,) or (297,)
+
+def digits_indices(
+    split: str,  # "train" or "test"
+) -> Tensor:  # indices into sklearn's order, (1500,) or (297,)
     "The fixed train/test split of `digits`: a seeded permutation, first 1,500 for train."
     perm = torch.randperm(1797, generator=seeded_generator(0))
     return {'train': perm[:DIGITS_N_TRAIN], 'test': perm[DIGITS_N_TRAIN:]}[split]
@@ -170,151 +238,251 @@ def digits_indices(split:str, # "train" or "test"
 # %% ../nbs/07_data.ipynb #97e2dd37
 def _moons(n, g):
     t = torch.rand(n, generator=g, dtype=torch.float64) * math.pi
-    upper = (torch.arange(n) % 2 == 0)[:, None]                       # alternate the two moons
-    x = torch.where(upper, torch.stack([t.cos(), t.sin()], 1), torch.stack([1 - t.cos(), 0.5 - t.sin()], 1))
+    upper = (torch.arange(n) % 2 == 0)[:, None]  # alternate the two moons
+    x = torch.where(
+        upper, torch.stack([t.cos(), t.sin()], 1), torch.stack([1 - t.cos(), 0.5 - t.sin()], 1)
+    )
     return x + 0.05 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+
 
 def _swiss_roll(n, g):
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=g, dtype=torch.float64))
-    return torch.stack([t * t.cos(), t * t.sin()], 1) + 0.3 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return torch.stack([t * t.cos(), t * t.sin()], 1) + 0.3 * torch.randn(
+        n, 2, generator=g, dtype=torch.float64
+    )
+
 
 def _circles(n, g):
     a = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
     r = torch.where(torch.arange(n) % 2 == 0, 1.0, 0.5).double()
-    return r[:, None] * torch.stack([a.cos(), a.sin()], 1) + 0.03 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return r[:, None] * torch.stack([a.cos(), a.sin()], 1) + 0.03 * torch.randn(
+        n, 2, generator=g, dtype=torch.float64
+    )
+
 
 def _gaussians8(n, g):
     a = torch.randint(0, 8, (n,), generator=g).double() * math.pi / 4
-    return 2 * torch.stack([a.cos(), a.sin()], 1) + 0.1 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return 2 * torch.stack([a.cos(), a.sin()], 1) + 0.1 * torch.randn(
+        n, 2, generator=g, dtype=torch.float64
+    )
+
 
 def _checkerboard(n, g):
-    x1 = 4 * torch.rand(n, generator=g, dtype=torch.float64) - 2          # column in [-2, 2)
-    x2 = torch.rand(n, generator=g, dtype=torch.float64) - 2 * torch.randint(0, 2, (n,), generator=g)
-    return 2 * torch.stack([x1, x2 + x1.floor() % 2], 1)               # shift odd columns up by one square
+    x1 = 4 * torch.rand(n, generator=g, dtype=torch.float64) - 2  # column in [-2, 2)
+    x2 = torch.rand(n, generator=g, dtype=torch.float64) - 2 * torch.randint(
+        0, 2, (n,), generator=g
+    )
+    return 2 * torch.stack([x1, x2 + x1.floor() % 2], 1)  # shift odd columns up by one square
 
-_TOYS = dict(moons=_moons, swiss_roll=_swiss_roll, circles=_circles, gaussians8=_gaussians8, checkerboard=_checkerboard)
+
+_TOYS = dict(
+    moons=_moons,
+    swiss_roll=_swiss_roll,
+    circles=_circles,
+    gaussians8=_gaussians8,
+    checkerboard=_checkerboard,
+)
 
 # %% ../nbs/07_data.ipynb #57800222
-def toy_points(name:str,              # one of "moons", "swiss_roll", "circles", "gaussians8", "checkerboard"
-               n:int=10_000,          # number of points
-               seed:int=0,            # generator seed
-               standardize:bool=True, # shift to mean 0 and scale to one overall standard deviation of 1
-              )->Tensor:              # (n, 2) float32
+def toy_points(
+    name: str,  # one of "moons", "swiss_roll", "circles", "gaussians8", "checkerboard"
+    n: int = 10_000,  # number of points
+    seed: int = 0,  # generator seed
+    standardize: bool = True,  # shift to mean 0 and scale to one overall standard deviation of 1
+) -> Tensor:  # (n, 2) float32
     "Sample a 2-D toy distribution."
-    if name not in _TOYS: raise ValueError(f'unknown toy data set {name!r}; valid: {", ".join(_TOYS)}')
-    if n < 2: raise ValueError(f'n must be at least 2, got {n}')
-    x = _TOYS[name](n, seeded_generator(seed))                        # (n, 2) float64
-    if standardize: x = (x - x.mean(0)) / (x - x.mean(0)).std()         # one scalar std: keeps the shape
+    if name not in _TOYS:
+        raise ValueError(f'unknown toy data set {name!r}; valid: {", ".join(_TOYS)}')
+    if n < 2:
+        raise ValueError(f'n must be at least 2, got {n}')
+    x = _TOYS[name](n, seeded_generator(seed))  # (n, 2) float64
+    if standardize:
+        x = (x - x.mean(0)) / (x - x.mean(0)).std()  # one scalar std: keeps the shape
     return x.float()
+
 
 class PointDataset(Dataset):
     "Points held in memory as `.data` (N, D); items are (D,) float32."
+
     labels = None
-    def __init__(self, data:Tensor): self.data = data.float()
-    def __len__(self): return len(self.data)
-    def __getitem__(self, i:int)->Tensor: return self.data[i]
-    def get_batch(self, idx, generator=None)->Tensor:  # (B, D); `generator` unused: points are not augmented
+
+    def __init__(self, data: Tensor):
+        self.data = data.float()
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.data[i]
+
+    def get_batch(
+        self, idx, generator=None
+    ) -> Tensor:  # (B, D); `generator` unused: points are not augmented
         return self.data.index_select(0, torch.as_tensor(idx, dtype=torch.long).reshape(-1))
-    def __repr__(self): return f'PointDataset({len(self)} points in {self.data.shape[1]}-D)'
+
+    def __repr__(self):
+        return f'PointDataset({len(self)} points in {self.data.shape[1]}-D)'
 
 # %% ../nbs/07_data.ipynb #2d5dfad1
 _TORCHVISION = {  # name: (torchvision class, the files its constructor checks for under data_dir)
-    'mnist':         ('MNIST', 'MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte  (the four files, un-gzipped)'),
-    'fashion_mnist': ('FashionMNIST', 'FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte  (the four files, un-gzipped)'),
-    'cifar10':       ('CIFAR10', 'cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}  (cifar-10-python.tar.gz, extracted)'),
+    'mnist': (
+        'MNIST',
+        'MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte  (the four files, un-gzipped)',
+    ),
+    'fashion_mnist': (
+        'FashionMNIST',
+        'FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte  (the four files, '
+        'un-gzipped)',
+    ),
+    'cifar10': (
+        'CIFAR10',
+        'cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}  (cifar-10-python.tar.gz, '
+        'extracted)',
+    ),
 }
 DEFAULT_DATA_DIR = 'data'
 
+
 class DatasetNotFoundError(RuntimeError):
-    "A data set's files are not on disk and could not be downloaded, or an image folder is missing or empty."
+    """A data set's files are not on disk and could not be downloaded, or an image folder is missing
+    or empty."""
 
 # %% ../nbs/07_data.ipynb #efe82edd
 def _open_torchvision(name, train, data_dir, download):
     "The torchvision dataset object, downloading only when its files are missing."
     import torchvision.datasets as tvd
+
     cls_name, layout = _TORCHVISION[name]
     cls, root = getattr(tvd, cls_name), Path(data_dir).expanduser()
-    try: return cls(root, train=train, download=False)      # never touch the network when the files are there
-    except RuntimeError as e: cause = e
+    try:
+        return cls(
+            root, train=train, download=False
+        )  # never touch the network when the files are there
+    except RuntimeError as e:
+        cause = e
     if download:
-        try: return cls(root, train=train, download=True)
-        except Exception as e: cause = e                     # URLError, OSError, RuntimeError, ... when offline
+        try:
+            return cls(root, train=train, download=True)
+        except Exception as e:
+            cause = e  # URLError, OSError, RuntimeError, ... when offline
     what = 'and could not be downloaded' if download else '(download=False)'
     raise DatasetNotFoundError(
         f'data set {name!r} was not found under {str(root)!r} {what}: {cause}\n'
-        f'Pass --data-dir (data_dir=) pointing at a directory laid out as\n    <data-dir>/{layout}\n'
-        'or run once with internet access so that torchvision can download it there.') from cause
+        f'Pass --data-dir (data_dir=) pointing at a directory laid out as\n    '
+        f'<data-dir>/{layout}\n'
+        'or run once with internet access so that torchvision can download it there.'
+    ) from cause
+
 
 def _load_torchvision(name, split, image_size, data_dir, download, hflip):
     ds = _open_torchvision(name, split == 'train', data_dir, download)
-    data = torch.as_tensor(np.asarray(ds.data))                       # MNIST (N, H, W); CIFAR-10 (N, H, W, C)
+    data = torch.as_tensor(np.asarray(ds.data))  # MNIST (N, H, W); CIFAR-10 (N, H, W, C)
     data = data[:, None] if data.ndim == 3 else data.permute(0, 3, 1, 2)
-    return TensorImageDataset(quantize_images(data.contiguous(), image_size), torch.as_tensor(ds.targets).long(), hflip)
+    return TensorImageDataset(
+        quantize_images(data.contiguous(), image_size), torch.as_tensor(ds.targets).long(), hflip
+    )
 
 # %% ../nbs/07_data.ipynb #a0b38740
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
 
+
 class ImageFolderDataset(ImageDataset):
-    "Every image under a folder, recursively; items are centre-cropped squares (C, S, S) in [-1, 1]."
-    def __init__(self,
-                 root,               # folder of images (searched recursively)
-                 image_size:int=64,  # side S of the square output
-                 channels:int=3,     # 3 (RGB) or 1 (grey-scale)
-                 hflip:bool=False,   # random horizontal flips
-                ):
+    """Every image under a folder, recursively; items are centre-cropped squares (C, S, S) in [-1,
+    1]."""
+
+    def __init__(
+        self,
+        root,  # folder of images (searched recursively)
+        image_size: int = 64,  # side S of the square output
+        channels: int = 3,  # 3 (RGB) or 1 (grey-scale)
+        hflip: bool = False,  # random horizontal flips
+    ):
         root = Path(root).expanduser()
-        if not root.is_dir(): raise DatasetNotFoundError(f'image folder {str(root)!r} does not exist or is not a folder; use folder:PATH with an existing folder')
-        if channels not in (1, 3): raise ValueError(f'channels must be 1 (grey-scale) or 3 (RGB), got {channels}')
-        self.files = sorted(p for p in root.rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not root.is_dir():
+            raise DatasetNotFoundError(
+                f'image folder {str(root)!r} does not exist or is not a folder; use folder:PATH '
+                f'with an existing folder'
+            )
+        if channels not in (1, 3):
+            raise ValueError(f'channels must be 1 (grey-scale) or 3 (RGB), got {channels}')
+        self.files = sorted(
+            p for p in root.rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        )
         if not self.files:
-            raise DatasetNotFoundError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) found under {str(root)!r}, searched recursively')
+            raise DatasetNotFoundError(
+                f'no images ({", ".join(IMAGE_EXTENSIONS)}) found under {str(root)!r}, searched '
+                f'recursively'
+            )
         self.root, self.image_size, self.channels, self.hflip = root, image_size, channels, hflip
 
-    def __len__(self): return len(self.files)
-    def _uint8(self, idx): return torch.stack([self._read(int(i)) for i in idx])
-    def __repr__(self): return f'ImageFolderDataset({len(self)} images under {str(self.root)!r}, {self.channels}x{self.image_size}x{self.image_size}, hflip={self.hflip})'
+    def __len__(self):
+        return len(self.files)
+
+    def _uint8(self, idx):
+        return torch.stack([self._read(int(i)) for i in idx])
+
+    def __repr__(self):
+        size = f'{self.channels}x{self.image_size}x{self.image_size}'
+        return f'ImageFolderDataset({len(self)} images under {str(self.root)!r}, {size}, hflip={self.hflip})'
 
 # %% ../nbs/07_data.ipynb #0be4ae88
 @patch
-def _read(self:ImageFolderDataset, i:int)->Tensor:  # (C, S, S) uint8
-    "Image `i` as a centre-cropped, resized uint8 square; a file PIL cannot decode is named in a ValueError."
+def _read(self: ImageFolderDataset, i: int) -> Tensor:  # (C, S, S) uint8
+    """Image `i` as a centre-cropped, resized uint8 square; a file PIL cannot decode is named in a
+    ValueError."""
     from PIL import Image, ImageOps
+
     path, s = self.files[i], self.image_size
     try:
         with Image.open(path) as im:
-            im = ImageOps.fit(im.convert('RGB' if self.channels == 3 else 'L'), (s, s), method=Image.Resampling.BICUBIC)
-    except (OSError, ValueError) as e: raise ValueError(f'could not read image {str(path)!r}: {e}') from e
-    a = torch.from_numpy(np.array(im, dtype=np.uint8))                 # (S, S) or (S, S, 3)
+            im = ImageOps.fit(
+                im.convert('RGB' if self.channels == 3 else 'L'),
+                (s, s),
+                method=Image.Resampling.BICUBIC,
+            )
+    except (OSError, ValueError) as e:
+        raise ValueError(f'could not read image {str(path)!r}: {e}') from e
+    a = torch.from_numpy(np.array(im, dtype=np.uint8))  # (S, S) or (S, S, 3)
     return a[None] if a.ndim == 2 else a.permute(2, 0, 1).contiguous()
 
 # %% ../nbs/07_data.ipynb #533485b5
 DATASETS = {  # name: facts known before loading; "folder" is spelt folder:PATH
-    'digits':        dict(kind='image', channels=1, image_size=16, hflip=False),
-    'moons':         dict(kind='points'), 'swiss_roll': dict(kind='points'), 'circles': dict(kind='points'),
-    'gaussians8':    dict(kind='points'), 'checkerboard': dict(kind='points'),
-    'mnist':         dict(kind='image', channels=1, image_size=28, hflip=False),
+    'digits': dict(kind='image', channels=1, image_size=16, hflip=False),
+    'moons': dict(kind='points'),
+    'swiss_roll': dict(kind='points'),
+    'circles': dict(kind='points'),
+    'gaussians8': dict(kind='points'),
+    'checkerboard': dict(kind='points'),
+    'mnist': dict(kind='image', channels=1, image_size=28, hflip=False),
     'fashion_mnist': dict(kind='image', channels=1, image_size=28, hflip=False),
-    'cifar10':       dict(kind='image', channels=3, image_size=32, hflip=True),
-    'folder':        dict(kind='image', channels=3, image_size=64, hflip=True),
+    'cifar10': dict(kind='image', channels=3, image_size=32, hflip=True),
+    'folder': dict(kind='image', channels=3, image_size=64, hflip=True),
 }
+
 
 def _parse_name(name):
     "(key into DATASETS, folder path or None)."
-    if not isinstance(name, str): raise TypeError(f'data set name must be a string, got {type(name).__name__}')
+    if not isinstance(name, str):
+        raise TypeError(f'data set name must be a string, got {type(name).__name__}')
     key, sep, path = name.partition(':')
     key = key.strip().lower().replace('-', '_')
-    if key == 'folder' and path: return key, path
-    if key == 'folder': raise ValueError(f'{name!r}: a folder data set needs a path, as in folder:/path/to/images')
+    if key == 'folder' and path:
+        return key, path
+    if key == 'folder':
+        raise ValueError(f'{name!r}: a folder data set needs a path, as in folder:/path/to/images')
     if sep or key not in DATASETS:
         valid = ', '.join(k for k in DATASETS if k != 'folder') + ', folder:PATH'
         raise ValueError(f'unknown data set {name!r}; valid names: {valid}')
     return key, None
 
 # %% ../nbs/07_data.ipynb #8f980517
-def dataset_info(name:str,            # a name in DATASETS, or folder:PATH
-                 image_size:int=None, # override the native size (images only)
-                 channels:int=None,   # 1 or 3 (folder only)
-                )->dict:              # kind ('image' | 'points'), channels, image_size, shape of one item, hflip (train default)
+def dataset_info(
+    name: str,  # a name in DATASETS, or folder:PATH
+    image_size: int = None,  # override the native size (images only)
+    channels: int = None,  # 1 or 3 (folder only)
+) -> (
+    dict
+):  # kind ('image' | 'points'), channels, image_size, shape of one item, hflip (train default)
     "What `get_dataset(name, ...)` will return, without loading anything."
     key, _ = _parse_name(name)
     info = dict(DATASETS[key])
@@ -323,8 +491,13 @@ def dataset_info(name:str,            # a name in DATASETS, or folder:PATH
             raise ValueError(f'{name!r} is a 2-D point set: image_size and channels do not apply')
         return dict(info, channels=None, image_size=None, shape=(2,), hflip=False)
     if channels is not None and channels != info['channels']:
-        if key != 'folder': raise ValueError(f'{name!r} has {info["channels"]} channel(s); channels= applies to folder: data sets only')
-        if channels not in (1, 3): raise ValueError(f'channels must be 1 (grey-scale) or 3 (RGB), got {channels}')
+        if key != 'folder':
+            raise ValueError(
+                f'{name!r} has {info["channels"]} channel(s); channels= applies to folder: data '
+                f'sets only'
+            )
+        if channels not in (1, 3):
+            raise ValueError(f'channels must be 1 (grey-scale) or 3 (RGB), got {channels}')
         info['channels'] = channels
     if image_size is not None:
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
@@ -333,76 +506,112 @@ def dataset_info(name:str,            # a name in DATASETS, or folder:PATH
     return dict(info, shape=(info['channels'], info['image_size'], info['image_size']))
 
 # %% ../nbs/07_data.ipynb #ec4eb87e
-def get_dataset(name:str,             # a name in DATASETS, or folder:PATH
-                split:str='train',    # "train" or "test"
-                image_size:int=None,  # images: output size (default: the data set's own, 64 for folders)
-                data_dir=None,        # torchvision sets: root directory (default DEFAULT_DATA_DIR, "data")
-                hflip:bool=None,      # random horizontal flips; None: the data set's default, on train only
-                download:bool=True,   # torchvision sets: download when the files are missing
-                channels:int=None,    # folder: 1 (grey-scale) or 3 (RGB, default)
-                n_points:int=None,    # toy sets: number of points (default 10,000 train, 2,000 test)
-               )->Dataset:            # items are (C, H, W) float32 in [-1, 1], or (2,) points; labels in `.labels`
+def get_dataset(
+    name: str,  # a name in DATASETS, or folder:PATH
+    split: str = 'train',  # "train" or "test"
+    image_size: int = None,  # images: output size (default: the data set's own, 64 for folders)
+    data_dir=None,  # torchvision sets: root directory (default DEFAULT_DATA_DIR, "data")
+    hflip: bool = None,  # random horizontal flips; None: the data set's default, on train only
+    download: bool = True,  # torchvision sets: download when the files are missing
+    channels: int = None,  # folder: 1 (grey-scale) or 3 (RGB, default)
+    n_points: int = None,  # toy sets: number of points (default 10,000 train, 2,000 test)
+) -> Dataset:  # items are (C, H, W) float32 in [-1, 1], or (2,) points; labels in `.labels`
     "The data set `name`, one split of it, ready for DDPM training."
     info = dataset_info(name, image_size, channels)
-    if split not in ('train', 'test'): raise ValueError(f'split must be "train" or "test", got {split!r}')
+    if split not in ('train', 'test'):
+        raise ValueError(f'split must be "train" or "test", got {split!r}')
     key, path = _parse_name(name)
     if info['kind'] == 'points':
-        if hflip: raise ValueError(f'{name!r} is a 2-D point set: hflip applies to images only')
+        if hflip:
+            raise ValueError(f'{name!r} is a 2-D point set: hflip applies to images only')
         n = n_points or (10_000 if split == 'train' else 2_000)
         return PointDataset(toy_points(key, n, seed=0 if split == 'train' else 1))
-    if n_points is not None: raise ValueError(f'n_points applies to the 2-D toy sets only, not to {name!r}')
+    if n_points is not None:
+        raise ValueError(f'n_points applies to the 2-D toy sets only, not to {name!r}')
     hflip = (info['hflip'] and split == 'train') if hflip is None else hflip
-    if key == 'folder': return ImageFolderDataset(path, info['image_size'], info['channels'], hflip)
+    if key == 'folder':
+        return ImageFolderDataset(path, info['image_size'], info['channels'], hflip)
     if key == 'digits':
         data, labels = load_digits_uint8(info['image_size'])
         idx = digits_indices(split)
         return TensorImageDataset(data[idx], labels[idx], hflip)
-    return _load_torchvision(key, split, info['image_size'], data_dir or DEFAULT_DATA_DIR, download, hflip)
+    return _load_torchvision(
+        key, split, info['image_size'], data_dir or DEFAULT_DATA_DIR, download, hflip
+    )
 
 # %% ../nbs/07_data.ipynb #5ca40002
 import contextlib, hashlib, json, os
 
-EIGHT_BIT_MODES = ('1', 'L', 'LA', 'La', 'P', 'PA', 'RGB', 'RGBA', 'RGBa', 'RGBX', 'CMYK', 'YCbCr', 'LAB', 'HSV')
+EIGHT_BIT_MODES = (
+    '1',
+    'L',
+    'LA',
+    'La',
+    'P',
+    'PA',
+    'RGB',
+    'RGBA',
+    'RGBa',
+    'RGBX',
+    'CMYK',
+    'YCbCr',
+    'LAB',
+    'HSV',
+)
 
-def probe_image(path)->str:  # '' when the file can be trained on, else why not
+
+def probe_image(path) -> str:  # '' when the file can be trained on, else why not
     "Decode image `path` completely and say why it cannot be trained on ('' when it can)."
     from PIL import Image
+
     try:
         with Image.open(path) as im:
-            im.load()     # open() reads the header only; load() decodes every pixel, so a cut-short file fails here
+            # open() reads the header only; load() decodes every pixel, so a cut-short file fails
+            # here
+            im.load()
             mode = im.mode
-    except Exception as e:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBombError... for bad files
+    except (
+        Exception
+    ) as e:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBombError... for bad files
         return f'unreadable: {e}'.replace(str(path), Path(path).name)
     if mode not in EIGHT_BIT_MODES:
         return f'mode {mode}: not 8 bits per channel, would be clipped to 0..255; save it as 8-bit'
     return ''
 
-def image_scan_cache(root)->Path:
-    "Default cache file of the scan of image folder `root`, under $XDG_CACHE_HOME (default ~/.cache)/ddpm_nb."
-    base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')
+
+def image_scan_cache(root) -> Path:
+    """Default cache file of the scan of image folder `root`, under $XDG_CACHE_HOME (default
+    ~/.cache)/ddpm_nb."""
+    base = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
     key = hashlib.sha256(str(Path(root).expanduser().resolve()).encode()).hexdigest()[:16]
-    return base/'ddpm_nb'/'image_scans'/f'{key}.json'
+    return base / 'ddpm_nb' / 'image_scans' / f'{key}.json'
 
 # %% ../nbs/07_data.ipynb #5ca40005
 SCAN_CACHE_VERSION = 1  # bump when probe_image judges differently: older caches are then ignored
 
-def _file_stamp(path)->list:  # [size, mtime_ns], or None when the file cannot be stat'ed (never matches the cache)
+
+def _file_stamp(
+    path,
+) -> list:  # [size, mtime_ns], or None when the file cannot be stat'ed (never matches the cache)
     try:
         st = os.stat(path)
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns]
 
-def _read_scan_cache(cache)->dict:
-    "The cached verdicts {path: [size, mtime_ns, verdict]}; {} when there is none or it cannot be trusted."
+
+def _read_scan_cache(cache) -> dict:
+    """The cached verdicts {path: [size, mtime_ns, verdict]}; {} when there is none or it cannot be
+    trusted."""
     try:
         data = json.loads(Path(cache).read_text())
         entries = data['files'] if data.get('version') == SCAN_CACHE_VERSION else {}
         return {k: v for k, v in entries.items() if isinstance(v, list) and len(v) == 3}
-    except Exception:   # missing, unreadable, not JSON, not our layout: scan again
+    except Exception:  # missing, unreadable, not JSON, not our layout: scan again
         return {}
 
-def _write_scan_cache(cache, entries:dict):
+
+def _write_scan_cache(cache, entries: dict):
     "Write the cache atomically; a cache that cannot be written only costs a scan next time."
     cache = Path(cache)
     tmp = cache.with_name(f'.{cache.stem}.tmp{os.getpid()}.json')
@@ -411,20 +620,29 @@ def _write_scan_cache(cache, entries:dict):
         tmp.write_text(json.dumps(dict(version=SCAN_CACHE_VERSION, files=entries)))
         os.replace(tmp, cache)
     except OSError:
-        with contextlib.suppress(OSError):  # the temporary file may not exist, or its folder not be one
+        with contextlib.suppress(
+            OSError
+        ):  # the temporary file may not exist, or its folder not be one
             tmp.unlink()
 
 # %% ../nbs/07_data.ipynb #5ca40006
-def scan_images(files,              # image paths
-                cache=None,         # JSON file of earlier verdicts, keyed by path, size and mtime; None: no cache
-                progress:bool=True, # a tqdm bar over the files that have to be decoded
-                probe=probe_image,  # path -> verdict; a wrapper can count decodes or add checks
-               )->dict:             # str(path) -> '' (good) or why it cannot be trained on
-    "Check every image in `files` with `probe_image`, decoding only files the cache does not know as they are."
+def scan_images(
+    files,  # image paths
+    cache=None,  # JSON file of earlier verdicts, keyed by path, size and mtime; None: no cache
+    progress: bool = True,  # a tqdm bar over the files that have to be decoded
+    probe=probe_image,  # path -> verdict; a wrapper can count decodes or add checks
+) -> dict:  # str(path) -> '' (good) or why it cannot be trained on
+    """Check every image in `files` with `probe_image`, decoding only files the cache does not know
+    as they are."""
     from tqdm.auto import tqdm
+
     known = _read_scan_cache(cache) if cache is not None else {}
     stamps = {str(p): _file_stamp(p) for p in files}
-    verdicts = {p: known[p][2] for p, s in stamps.items() if s is not None and p in known and known[p][:2] == s}
+    verdicts = {
+        p: known[p][2]
+        for p, s in stamps.items()
+        if s is not None and p in known and known[p][:2] == s
+    }
     todo = [p for p in stamps if p not in verdicts]
     for p in tqdm(todo, desc='checking images', unit='image', disable=not progress or not todo):
         verdicts[p] = probe(p)
@@ -436,13 +654,16 @@ def scan_images(files,              # image paths
 class BadImagesError(ValueError):
     "Files of an image folder that cannot be trained on (unreadable, or not 8 bits per channel)."
 
+
 @patch
-def check(self:ImageFolderDataset,
-          cache=True,         # True: image_scan_cache(root); a path: that file; None/False: no cache
-          progress:bool=True, # a tqdm bar over the files that have to be decoded
-          show:int=3,         # how many bad files the error names
-         )->ImageFolderDataset:  # self, every file good
-    "Decode every image once (cached by path, size and mtime); raise BadImagesError naming the first bad files."
+def check(
+    self: ImageFolderDataset,
+    cache=True,  # True: image_scan_cache(root); a path: that file; None/False: no cache
+    progress: bool = True,  # a tqdm bar over the files that have to be decoded
+    show: int = 3,  # how many bad files the error names
+) -> ImageFolderDataset:  # self, every file good
+    """Decode every image once (cached by path, size and mtime); raise BadImagesError naming the
+    first bad files."""
     cache = image_scan_cache(self.root) if cache is True else (cache or None)
     verdicts = scan_images(self.files, cache, progress)
     bad = [(Path(p), why) for p, why in verdicts.items() if why]
@@ -450,55 +671,75 @@ def check(self:ImageFolderDataset,
         return self
     listed = '; '.join(f'{p.relative_to(self.root)} ({why})' for p, why in bad[:show])
     more = f'; and {len(bad) - show} more' if len(bad) > show else ''
-    raise BadImagesError(f'{len(bad)} of {len(self.files)} images under {str(self.root)!r} cannot be trained on: '
-                         f'{listed}{more}; fix or remove them, or point folder: at a folder without them')
+    raise BadImagesError(
+        f'{len(bad)} of {len(self.files)} images under {str(self.root)!r} cannot be trained on: '
+        f'{listed}{more}; fix or remove them, or point folder: at a folder without them'
+    )
 
 # %% ../nbs/07_data.ipynb #ab1e1002
-def folder_classes(root:Path,   # the data set's folder
-                   files:list,  # its image files, in the data set's order
-                  )->tuple:     # (class names, labels (N,) long), or (None, None) when unlabelled
-    "Classes of an image folder: its first-level sub-folders, when every image lies in one; else unlabelled."
+def folder_classes(
+    root: Path,  # the data set's folder
+    files: list,  # its image files, in the data set's order
+) -> tuple:  # (class names, labels (N,) long), or (None, None) when unlabelled
+    """Classes of an image folder: its first-level sub-folders, when every image lies in one; else
+    unlabelled."""
     parts = [Path(f).relative_to(root).parts for f in files]
-    if any(len(p) < 2 for p in parts): return None, None        # an image at the top level: no class layout
+    if any(len(p) < 2 for p in parts):
+        return None, None  # an image at the top level: no class layout
     names = sorted({p[0] for p in parts})
     index = {n: i for i, n in enumerate(names)}
     return names, torch.tensor([index[p[0]] for p in parts], dtype=torch.long)
 
+
 @patch(as_prop=True)
-def classes(self:ImageFolderDataset)->list:  # class names (sub-folders), or None
-    if not hasattr(self, '_classes'): self._classes = folder_classes(self.root, self.files)
+def classes(self: ImageFolderDataset) -> list:  # class names (sub-folders), or None
+    if not hasattr(self, '_classes'):
+        self._classes = folder_classes(self.root, self.files)
     return self._classes[0]
 
+
 @patch(as_prop=True)
-def labels(self:ImageFolderDataset)->Tensor:  # (N,) long, or None
+def labels(self: ImageFolderDataset) -> Tensor:  # (N,) long, or None
     return self._classes[1] if self.classes is not None else None
 
-
 # %% ../nbs/07_data.ipynb #ab1e1003
-def num_classes(ds)->int:
-    "Number of classes K of a data set: len(ds.classes) if named, else 1 + the largest label; 0 if unlabelled."
-    if getattr(ds, 'labels', None) is None: return 0
+def num_classes(ds) -> int:
+    """Number of classes K of a data set: len(ds.classes) if named, else 1 + the largest label; 0 if
+    unlabelled."""
+    if getattr(ds, 'labels', None) is None:
+        return 0
     names = getattr(ds, 'classes', None)
     return len(names) if names is not None else int(ds.labels.max()) + 1
 
-def require_labels(ds,          # a data set from get_dataset
-                   name:str,    # its name, for the message
-                  )->int:       # K >= 2
-    "K, or a one-line error when class-conditional training is asked of unlabelled (or one-class) data."
+
+def require_labels(
+    ds,  # a data set from get_dataset
+    name: str,  # its name, for the message
+) -> int:  # K >= 2
+    """K, or a one-line error when class-conditional training is asked of unlabelled (or one-class)
+    data."""
     K = num_classes(ds)
     if K == 0:
-        hint = (' (put the images in one sub-folder per class: PATH/cat/..., PATH/dog/...)'
-                if str(name).startswith('folder') else '')
-        raise ValueError(f'--cond class needs labelled data, but {name} has no labels{hint}; '
-                         'drop --cond class to train unconditionally')
-    if K < 2: raise ValueError(f'--cond class needs at least 2 classes, but {name} has {K}')
+        hint = (
+            ' (put the images in one sub-folder per class: PATH/cat/..., PATH/dog/...)'
+            if str(name).startswith('folder')
+            else ''
+        )
+        raise ValueError(
+            f'--cond class needs labelled data, but {name} has no labels{hint}; '
+            'drop --cond class to train unconditionally'
+        )
+    if K < 2:
+        raise ValueError(f'--cond class needs at least 2 classes, but {name} has {K}')
     return K
 
-def labelled_batch(ds,                              # a labelled data set
-                   idx,                             # example indices (B,)
-                   generator:torch.Generator=None,  # the flips' generator, as for ds.get_batch
-                  )->tuple:                         # x (B, C, H, W) in [-1, 1], y (B,) long
-    "A batch and its labels: exactly `ds.get_batch(idx, generator)`, with `ds.labels` at the same indices."
+
+def labelled_batch(
+    ds,  # a labelled data set
+    idx,  # example indices (B,)
+    generator: torch.Generator = None,  # the flips' generator, as for ds.get_batch
+) -> tuple:  # x (B, C, H, W) in [-1, 1], y (B,) long
+    """A batch and its labels: exactly `ds.get_batch(idx, generator)`, with `ds.labels` at the same
+    indices."""
     idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
     return ds.get_batch(idx, generator), ds.labels.index_select(0, idx)
-

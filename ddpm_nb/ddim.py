@@ -9,100 +9,144 @@ __all__ = ['alpha_bar', 'ddim_sigma', 'ddim_posterior', 'ddim_invert_step', 'che
 import torch
 from torch import Tensor
 from .diffusion import Diffusion, PREDS, Chain
-from .sample import timesteps, infer_device, diffusion_on, sampling_spec, start_chunks, run_chains
+from ddpm_nb.sample import (
+    timesteps,
+    infer_device,
+    diffusion_on,
+    sampling_spec,
+    start_chunks,
+    run_chains,
+)
 
 # %% ../nbs/15_ddim.ipynb #d1a0c006
-def alpha_bar(d:Diffusion,      # the schedule
-              t:Tensor,         # 0-based steps (B,) long; -1 means x_0 itself
-              x:Tensor=None,    # a batch to broadcast against, or None
-             )->Tensor:         # (B,) in the schedule's dtype, or (B, 1, ...) in x's dtype
-    "ᾱ at 0-based steps `t`, with ᾱ := 1 at t = -1 (x_0 itself): the one table lookup DDIM's and the PF-ODE's steps share."
+def alpha_bar(
+    d: Diffusion,  # the schedule
+    t: Tensor,  # 0-based steps (B,) long; -1 means x_0 itself
+    x: Tensor = None,  # a batch to broadcast against, or None
+) -> Tensor:  # (B,) in the schedule's dtype, or (B, 1, ...) in x's dtype
+    """ᾱ at 0-based steps `t`, with ᾱ := 1 at t = -1 (x_0 itself): the one table lookup DDIM's and
+    the PF-ODE's steps share."""
     ac = d.alphas_cumprod
     ab = torch.where(t >= 0, ac[t.clamp(min=0)], torch.ones((), dtype=ac.dtype, device=ac.device))
     return ab if x is None else ab.to(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
 
-def ddim_sigma(diffusion:Diffusion, # the schedule
-               t:Tensor,            # 0-based current steps, (B,) long
-               t_prev:Tensor,       # 0-based earlier steps, (B,) long; -1 means x_0
-               eta:float=1.0,       # 0: deterministic; 1: DDPM's posterior standard deviation √β̃_t
-              )->Tensor:            # σ, (B,), in the schedule's dtype
+
+def ddim_sigma(
+    diffusion: Diffusion,  # the schedule
+    t: Tensor,  # 0-based current steps, (B,) long
+    t_prev: Tensor,  # 0-based earlier steps, (B,) long; -1 means x_0
+    eta: float = 1.0,  # 0: deterministic; 1: DDPM's posterior standard deviation √β̃_t
+) -> Tensor:  # σ, (B,), in the schedule's dtype
     "The standard deviation σ(η) of the DDIM kernel from step `t` to `t_prev` (eq. 2)."
-    if not eta >= 0: raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM), got {eta}')
-    if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t for every example')
+    if not eta >= 0:
+        raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM), got {eta}')
+    if (t_prev >= t).any():
+        raise ValueError('t_prev must be smaller than t for every example')
     ab, ab_prev = alpha_bar(diffusion, t), alpha_bar(diffusion, t_prev)
-    return eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()     # (2)
+    return eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()  # (2)
 
 # %% ../nbs/15_ddim.ipynb #d1a0c007
-def ddim_posterior(diffusion:Diffusion, # the schedule
-                   x0:Tensor,           # clean data, (B, ...)
-                   xt:Tensor,           # x_t, same shape
-                   t:Tensor,            # 0-based current steps, (B,)
-                   t_prev:Tensor,       # 0-based earlier steps < t, (B,); -1 means x_0
-                   eta:float=1.0,       # σ = η σ(1) of eq. 2
-                  )->tuple:             # (mean, std): mean shaped like xt, std broadcastable to it
+def ddim_posterior(
+    diffusion: Diffusion,  # the schedule
+    x0: Tensor,  # clean data, (B, ...)
+    xt: Tensor,  # x_t, same shape
+    t: Tensor,  # 0-based current steps, (B,)
+    t_prev: Tensor,  # 0-based earlier steps < t, (B,); -1 means x_0
+    eta: float = 1.0,  # σ = η σ(1) of eq. 2
+) -> tuple:  # (mean, std): mean shaped like xt, std broadcastable to it
     "Mean and standard deviation of q_σ(x_{t_prev} | x_t, x_0), the DDIM family's kernel (eq. 1)."
     d = diffusion
-    if x0.shape != xt.shape: raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
+    if x0.shape != xt.shape:
+        raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
     t, t_prev = d.check_t(t, xt), d.check_t(t_prev, xt, 't_prev', lo=-1)
     sigma = ddim_sigma(d, t, t_prev, eta).to(xt.dtype).reshape(-1, *([1] * (xt.ndim - 1)))
     ab, ab_prev = alpha_bar(d, t, xt), alpha_bar(d, t_prev, xt)
     if (sigma**2 > (1 - ab_prev) * (1 + 1e-12)).any():
-        raise ValueError(f'eta={eta} is too large here: (1) needs σ² <= 1 - ᾱ_{{t_prev}}; use eta <= 1')
-    eps = (xt - ab.sqrt() * x0) / (1 - ab).sqrt()                    # the noise that produced x_t from x_0
+        raise ValueError(
+            f'eta={eta} is too large here: (1) needs σ² <= 1 - ᾱ_{{t_prev}}; use eta <= 1'
+        )
+    eps = (xt - ab.sqrt() * x0) / (1 - ab).sqrt()  # the noise that produced x_t from x_0
     return ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps, sigma
 
 # %% ../nbs/15_ddim.ipynb #d1a0c020
-def ddim_invert_step(diffusion:Diffusion, # the schedule
-                     eps:Tensor,          # the noise estimate ε̂ the step uses, shaped like x
-                     x:Tensor,            # x_t, (B, ...)
-                     t:Tensor,            # 0-based current steps, (B,); -1 means x is x_0
-                     t_next:Tensor,       # 0-based later steps > t, (B,)
-                    )->Tensor:            # x_{t_next}, same shape as x
-    "One step of the deterministic DDIM map run towards noise, x_t -> x_{t_next} (eq. 5): for fixed ε̂, `ddim_step(η=0)` undone."
+def ddim_invert_step(
+    diffusion: Diffusion,  # the schedule
+    eps: Tensor,  # the noise estimate ε̂ the step uses, shaped like x
+    x: Tensor,  # x_t, (B, ...)
+    t: Tensor,  # 0-based current steps, (B,); -1 means x is x_0
+    t_next: Tensor,  # 0-based later steps > t, (B,)
+) -> Tensor:  # x_{t_next}, same shape as x
+    """One step of the deterministic DDIM map run towards noise, x_t -> x_{t_next} (eq. 5): for
+    fixed ε̂, `ddim_step(η=0)` undone."""
     d = diffusion
     t, t_next = d.check_t(t, x, lo=-1), d.check_t(t_next, x, 't_next')
-    if (t_next <= t).any(): raise ValueError('t_next must be larger than t for every example: inversion runs towards noise')
-    if eps.shape != x.shape: raise ValueError(f'eps {tuple(eps.shape)} must have the shape of x {tuple(x.shape)}')
+    if (t_next <= t).any():
+        raise ValueError(
+            't_next must be larger than t for every example: inversion runs towards noise'
+        )
+    if eps.shape != x.shape:
+        raise ValueError(f'eps {tuple(eps.shape)} must have the shape of x {tuple(x.shape)}')
     ab, ab_next = alpha_bar(d, t, x), alpha_bar(d, t_next, x)
-    x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()                            # (5), left; x itself at t = -1
-    return ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps                 # (5), right
+    x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()  # (5), left; x itself at t = -1
+    return ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps  # (5), right
 
 # %% ../nbs/15_ddim.ipynb #d1a0c023
-def check_data(x0,            # what a user passed as data
-               name:str='x0', # what the message calls it
-              )->Tensor:     # x0, unchanged
+def check_data(
+    x0,  # what a user passed as data
+    name: str = 'x0',  # what the message calls it
+) -> Tensor:  # x0, unchanged
     "Raise unless `x0` is a finite float batch (N, ...) with N >= 1; the message calls it `name`."
-    if not isinstance(x0, Tensor): raise TypeError(f'{name} must be a tensor of images (N, C, H, W) or points (N, D), got {type(x0).__name__}')
-    if not x0.is_floating_point(): raise ValueError(f'{name} must be a float tensor in [-1, 1] (uint8 images: use data.uint8_to_unit), got {x0.dtype}')
-    if x0.ndim < 2 or x0.shape[0] < 1: raise ValueError(f'{name} must be a batch (N, C, H, W) or (N, D) with N >= 1, got shape {tuple(x0.shape)}')
-    if not torch.isfinite(x0).all(): raise ValueError(f'{name} contains NaN or infinite values')
+    if not isinstance(x0, Tensor):
+        raise TypeError(
+            f'{name} must be a tensor of images (N, C, H, W) or points (N, D), got '
+            f'{type(x0).__name__}'
+        )
+    if not x0.is_floating_point():
+        raise ValueError(
+            f'{name} must be a float tensor in [-1, 1] (uint8 images: use data.uint8_to_unit), got '
+            f'{x0.dtype}'
+        )
+    if x0.ndim < 2 or x0.shape[0] < 1:
+        raise ValueError(
+            f'{name} must be a batch (N, C, H, W) or (N, D) with N >= 1, got shape '
+            f'{tuple(x0.shape)}'
+        )
+    if not torch.isfinite(x0).all():
+        raise ValueError(f'{name} contains NaN or infinite values')
     return x0
 
 # %% ../nbs/15_ddim.ipynb #d1a0c024
 class DDIMInversionChain(Chain):
-    "The deterministic DDIM map run towards noise (eq. 5) through the ascending steps `ts`, from x_0."
-    def __init__(self, d:Diffusion, ts:list, pred:str, fixed_point_iters:int, x:Tensor):
-        self.d, self.ts, self.pred, self.iters = d, ts, pred, fixed_point_iters
-        self.full = lambda v: torch.full((len(x),), v, dtype=torch.long, device=x.device)   # (B,)
+    """The deterministic DDIM map run towards noise (eq. 5) through the ascending steps `ts`, from
+    x_0."""
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def __init__(self, d: Diffusion, ts: list, pred: str, fixed_point_iters: int, x: Tensor):
+        self.d, self.ts, self.pred, self.iters = d, ts, pred, fixed_point_iters
+        self.full = lambda v: torch.full((len(x),), v, dtype=torch.long, device=x.device)  # (B,)
+
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         d, t, t_next = self.d, self.ts[k - 1] if k else -1, self.ts[k]
         start, t_b, n_b = x, self.full(t), self.full(t_next)
         eps = d.predict(model, x, self.full(max(t, self.ts[0])), self.pred, 'eps')
         x = ddim_invert_step(d, eps, start, t_b, n_b)
-        for _ in range(self.iters):                      # ε̂ at the step's end, as the decoder will use it
+        for _ in range(self.iters):  # ε̂ at the step's end, as the decoder will use it
             x = ddim_invert_step(d, d.predict(model, x, n_b, self.pred, 'eps'), start, t_b, n_b)
         return x
 
-def ddim_invert(model,                   # callable (x_t, t) -> prediction shaped like x_t; t (B,) 0-based steps
-                diffusion:Diffusion,     # the schedule the model was trained with (not moved or modified)
-                x0:Tensor,               # data to encode, (N, C, H, W) or (N, D), float
-                steps:int=None,          # steps visited, 1..T (None: all T); decode with the same number
-                fixed_point_iters:int=0, # extra network calls per step that solve the decoder's step exactly
-                return_trajectory:bool=False, # also return every visited x_t, x_0 first, (S+1, N, ...) on the CPU
-                **options,               # SamplingSpec fields: spacing (decode with the same), pred, device, ...
-               )->Tensor|tuple:          # x_T (N, ...), on the device
-    "Encode x_0 into x_T with the deterministic DDIM map run towards noise (eq. 5); DDIM with eta=0, clip=False decodes it."
+
+def ddim_invert(
+    model,  # callable (x_t, t) -> prediction shaped like x_t; t (B,) 0-based steps
+    diffusion: Diffusion,  # the schedule the model was trained with (not moved or modified)
+    x0: Tensor,  # data to encode, (N, C, H, W) or (N, D), float
+    steps: int = None,  # steps visited, 1..T (None: all T); decode with the same number
+    # extra network calls per step that solve the decoder's step exactly
+    fixed_point_iters: int = 0,
+    # also return every visited x_t, x_0 first, (S+1, N, ...) on the CPU
+    return_trajectory: bool = False,
+    **options,  # SamplingSpec fields: spacing (decode with the same), pred, device, ...
+) -> Tensor | tuple:  # x_T (N, ...), on the device
+    """Encode x_0 into x_T with the deterministic DDIM map run towards noise (eq. 5); DDIM with
+    eta=0, clip=False decodes it."""
     spec = sampling_spec('ddim', **options)
     check_data(x0)
     if spec.pred not in PREDS:
@@ -111,10 +155,15 @@ def ddim_invert(model,                   # callable (x_t, t) -> prediction shape
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
         raise ValueError(f'fixed_point_iters must be a non-negative int, got {iters!r}')
     S = diffusion.T if steps is None else steps
-    ts = timesteps(diffusion.T, S, spec.spacing or 'uniform').flip(0).tolist()    # ascending
+    ts = timesteps(diffusion.T, S, spec.spacing or 'uniform').flip(0).tolist()  # ascending
     device = infer_device(model, x0, diffusion, spec.device)
     d = diffusion_on(diffusion, device)
-    x, frames = run_chains(model, lambda x, lo: DDIMInversionChain(d, ts, spec.pred, iters, x),
-                           start_chunks(x0.shape, x0, None, device, spec.batch_size), spec, len(x0),
-                           1 if return_trajectory else None)
+    x, frames = run_chains(
+        model,
+        lambda x, lo: DDIMInversionChain(d, ts, spec.pred, iters, x),
+        start_chunks(x0.shape, x0, None, device, spec.batch_size),
+        spec,
+        len(x0),
+        1 if return_trajectory else None,
+    )
     return (x, frames) if return_trajectory else x

@@ -14,151 +14,198 @@ from fastcore.basics import patch
 from .gaussians import normal_kl, discretized_gaussian_log_likelihood
 
 # %% ../nbs/02_forward.ipynb #81779297
-def extract(a:Tensor,    # table of per-step coefficients, (T,)
-            t:Tensor,    # 0-based step indices, (B,)
-            shape:tuple, # shape of the batch the result must broadcast against, (B, ...)
-            dtype=None,  # result dtype (default: the table's)
-           )->Tensor:    # (B, 1, ..., 1)
+def extract(
+    a: Tensor,  # table of per-step coefficients, (T,)
+    t: Tensor,  # 0-based step indices, (B,)
+    shape: tuple,  # shape of the batch the result must broadcast against, (B, ...)
+    dtype=None,  # result dtype (default: the table's)
+) -> Tensor:  # (B, 1, ..., 1)
     "Gather `a[t]` and reshape it to broadcast over a batch of `shape`."
     out = a.gather(0, t.to(a.device))
     return out.to(dtype or a.dtype).reshape(t.shape[0], *([1] * (len(shape) - 1)))
 
 # %% ../nbs/02_forward.ipynb #a837b46b
 class Diffusion:
-    "All schedule coefficients of a DDPM as float64 tables, with the forward and reverse process math."
-    def __init__(self,
-                 betas:Tensor, # β_1..β_T, shape (T,), each in (0, 1); see `beta_schedule`
-                ):
+    """All schedule coefficients of a DDPM as float64 tables, with the forward and reverse process
+    math."""
+
+    def __init__(
+        self,
+        betas: Tensor,  # β_1..β_T, shape (T,), each in (0, 1); see `beta_schedule`
+    ):
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
         if betas.ndim != 1 or len(betas) < 1:
-            raise ValueError(f'betas must be a 1-D tensor of length T >= 1, got shape {tuple(betas.shape)}')
+            raise ValueError(
+                f'betas must be a 1-D tensor of length T >= 1, got shape {tuple(betas.shape)}'
+            )
         if not ((betas > 0) & (betas < 1)).all():
-            raise ValueError(f'every beta must lie in (0, 1); got min {betas.min():.3g}, max {betas.max():.3g}')
+            raise ValueError(
+                f'every beta must lie in (0, 1); got min {betas.min():.3g}, max {betas.max():.3g}'
+            )
         self.betas = betas
-        self.alphas = 1.0 - betas                                            # (1)
-        self.alphas_cumprod = torch.cumprod(self.alphas, 0)                  # (2)
+        self.alphas = 1.0 - betas  # (1)
+        self.alphas_cumprod = torch.cumprod(self.alphas, 0)  # (2)
         self.alphas_cumprod_prev = torch.cat([betas.new_ones(1), self.alphas_cumprod[:-1]])
-        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()                # (3)
+        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()  # (3)
         self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
         self.sqrt_recip_alphas_cumprod = (1.0 / self.alphas_cumprod).sqrt()
         self.sqrt_recipm1_alphas_cumprod = (1.0 / self.alphas_cumprod - 1).sqrt()
-        self._init_posterior()                                               # 03_posterior
+        self._init_posterior()  # 03_posterior
         self.device = torch.device('cpu')
 
     @property
-    def T(self)->int: return len(self.betas)
-    def __repr__(self): return f'Diffusion(T={self.T}, device={self.device})'
+    def T(self) -> int:
+        return len(self.betas)
+
+    def __repr__(self):
+        return f'Diffusion(T={self.T}, device={self.device})'
 
 # %% ../nbs/02_forward.ipynb #f54bdc35
 @patch
-def _init_posterior(self:Diffusion):
-    "Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior, eqs. 3-4); the reverse σ_t."
+def _init_posterior(self: Diffusion):
+    """Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior, eqs. 3-4);
+    the reverse σ_t."""
     b, ac, acp = self.betas, self.alphas_cumprod, self.alphas_cumprod_prev
-    self.posterior_variance = b * (1.0 - acp) / (1.0 - ac)                  # β̃_t; β̃_1 = 0
+    self.posterior_variance = b * (1.0 - acp) / (1.0 - ac)  # β̃_t; β̃_1 = 0
     # β̃_1 = 0 has log -inf; like Ho et al. we use β̃_2 there (x_0 is decoded without noise anyway).
     pv = self.posterior_variance
-    self.posterior_log_variance_clipped = torch.log(torch.cat([pv[1:2], pv[1:]]) if self.T > 1 else b)
-    self.posterior_log_variance_large = torch.log(torch.cat([pv[1:2], b[1:]]) if self.T > 1 else b)  # σ_t² = β_t
+    self.posterior_log_variance_clipped = torch.log(
+        torch.cat([pv[1:2], pv[1:]]) if self.T > 1 else b
+    )
+    self.posterior_log_variance_large = torch.log(
+        torch.cat([pv[1:2], b[1:]]) if self.T > 1 else b
+    )  # σ_t² = β_t
     self.posterior_mean_coef1 = b * acp.sqrt() / (1.0 - ac)
     self.posterior_mean_coef2 = (1.0 - acp) * self.alphas.sqrt() / (1.0 - ac)
     # σ_t of the reverse step for the two fixed variances, built once here so that no sampling step takes a log or exp
     self.sigma_small = torch.exp(0.5 * self.posterior_log_variance_clipped)
     self.sigma_large = torch.exp(0.5 * self.posterior_log_variance_large)
 
-_TABLES = ('betas alphas alphas_cumprod alphas_cumprod_prev sqrt_alphas_cumprod sqrt_one_minus_alphas_cumprod '
-           'sqrt_recip_alphas_cumprod sqrt_recipm1_alphas_cumprod posterior_variance posterior_log_variance_clipped '
-           'posterior_log_variance_large posterior_mean_coef1 posterior_mean_coef2 sigma_small sigma_large').split()
+
+_TABLES = (
+    'betas alphas alphas_cumprod alphas_cumprod_prev sqrt_alphas_cumprod '
+    'sqrt_one_minus_alphas_cumprod '
+    'sqrt_recip_alphas_cumprod sqrt_recipm1_alphas_cumprod posterior_variance '
+    'posterior_log_variance_clipped '
+    'posterior_log_variance_large posterior_mean_coef1 posterior_mean_coef2 sigma_small sigma_large'
+).split()
 
 # %% ../nbs/02_forward.ipynb #daa53235
 @patch
-def to(self:Diffusion, device)->Diffusion:
-    "Move every coefficient table to `device` (float64, or float32 where the device has no float64)."
+def to(self: Diffusion, device) -> Diffusion:
+    """Move every coefficient table to `device` (float64, or float32 where the device has no
+    float64)."""
     device = torch.device(device)
     dtype = torch.float32 if device.type == 'mps' else torch.float64
-    for name in _TABLES: setattr(self, name, getattr(self, name).to(device=device, dtype=dtype))
+    for name in _TABLES:
+        setattr(self, name, getattr(self, name).to(device=device, dtype=dtype))
     self.device = device
     return self
 
 # %% ../nbs/02_forward.ipynb #19af4ae7
 @patch
-def check_t(self:Diffusion,
-            t,             # step indices: an int, or a tensor (B,) or scalar
-            x:Tensor,      # the batch they index, (B, ...)
-            name:str='t',  # what error messages call them
-            lo:int=0,      # the smallest valid index (-1 where it stands for x_0)
-           )->Tensor:     # (B,) long, on x's device
-
-    "Validate step indices `t` for batch `x`: integer, shape (B,) or scalar, values in [lo, T-1]; returns a (B,) long tensor."
+def check_t(
+    self: Diffusion,
+    t,  # step indices: an int, or a tensor (B,) or scalar
+    x: Tensor,  # the batch they index, (B, ...)
+    name: str = 't',  # what error messages call them
+    lo: int = 0,  # the smallest valid index (-1 where it stands for x_0)
+) -> Tensor:  # (B,) long, on x's device
+    """Validate step indices `t` for batch `x`: integer, shape (B,) or scalar, values in [lo, T-1];
+    returns a (B,) long tensor."""
     t = torch.as_tensor(t, device=x.device)
     if t.is_floating_point() or t.dtype == torch.bool:
         raise ValueError(f'{name} must hold integer step indices (0-based), got dtype {t.dtype}')
-    if t.ndim == 0: t = t.expand(x.shape[0])
+    if t.ndim == 0:
+        t = t.expand(x.shape[0])
     if t.ndim != 1 or t.shape[0] != x.shape[0]:
-        raise ValueError(f'{name} must have shape (B,) = ({x.shape[0]},) to match the batch, got {tuple(t.shape)}')
+        raise ValueError(
+            f'{name} must have shape (B,) = ({x.shape[0]},) to match the batch, got '
+            f'{tuple(t.shape)}'
+        )
     # The range check reads values: free on the CPU, a device sync on a GPU, so there it is left to `gather`, which
     # fails loudly (a device-side assert) on an out-of-range index. Public methods check once and then call the
     # unchecked internals; the sampling loops check nothing per step (08_sampling).
     if t.device.type == 'cpu' and len(t):
-        t_min, t_max = (int(v) for v in torch.aminmax(t))                 # one pass over t
+        t_min, t_max = (int(v) for v in torch.aminmax(t))  # one pass over t
         if t_min < lo or t_max >= self.T:
-            raise ValueError(f'{name} must lie in [{lo}, {self.T - 1}] (0-based; T={self.T}), got [{t_min}, {t_max}]')
+            raise ValueError(
+                f'{name} must lie in [{lo}, {self.T - 1}] (0-based; T={self.T}), got [{t_min}, '
+                f'{t_max}]'
+            )
     return t.long()
 
 # %% ../nbs/02_forward.ipynb #b0dd3bf5
 @patch
-def q_mean_variance(self:Diffusion, x0:Tensor, t:Tensor):
+def q_mean_variance(self: Diffusion, x0: Tensor, t: Tensor):
     "Mean, variance and log-variance of q(x_t | x_0) (eq. 2)."
     t = self.check_t(t, x0)
     mean = extract(self.sqrt_alphas_cumprod, t, x0.shape, x0.dtype) * x0
     var = extract(1.0 - self.alphas_cumprod, t, x0.shape, x0.dtype)
     return mean, var, extract(self.log_one_minus_alphas_cumprod, t, x0.shape, x0.dtype)
 
+
 @patch(as_prop=True)
-def log_one_minus_alphas_cumprod(self:Diffusion): return torch.log(1.0 - self.alphas_cumprod)
+def log_one_minus_alphas_cumprod(self: Diffusion):
+    return torch.log(1.0 - self.alphas_cumprod)
 
 # %% ../nbs/02_forward.ipynb #57f310c3
 @patch
-def q_sample(self:Diffusion,
-             x0:Tensor,          # clean data, (B, ...) in [-1, 1]
-             t:Tensor,           # 0-based step indices, (B,)
-             noise:Tensor=None,  # ε ~ N(0, I) shaped like x0; drawn when None
-            )->Tensor:           # x_t, same shape as x0
+def q_sample(
+    self: Diffusion,
+    x0: Tensor,  # clean data, (B, ...) in [-1, 1]
+    t: Tensor,  # 0-based step indices, (B,)
+    noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
+) -> Tensor:  # x_t, same shape as x0
     "Sample q(x_t | x_0) in closed form (eq. 3)."
     t = self.check_t(t, x0)
-    if noise is None: noise = torch.randn_like(x0)
+    if noise is None:
+        noise = torch.randn_like(x0)
     elif noise.shape != x0.shape:
         raise ValueError(f'noise shape {tuple(noise.shape)} must equal x0 shape {tuple(x0.shape)}')
-    return (extract(self.sqrt_alphas_cumprod, t, x0.shape, x0.dtype) * x0
-            + extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape, x0.dtype) * noise)
+    return (
+        extract(self.sqrt_alphas_cumprod, t, x0.shape, x0.dtype) * x0
+        + extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape, x0.dtype) * noise
+    )
 
 # %% ../nbs/02_forward.ipynb #f1e2bd8d
 @patch
-def q_step(self:Diffusion, x_prev:Tensor, t:Tensor, noise:Tensor=None)->Tensor:
-    "One forward kernel: x_t ~ q(x_t | x_{t-1}) (eq. 1), with `t` the 0-based index of the new step."
+def q_step(self: Diffusion, x_prev: Tensor, t: Tensor, noise: Tensor = None) -> Tensor:
+    """One forward kernel: x_t ~ q(x_t | x_{t-1}) (eq. 1), with `t` the 0-based index of the new
+    step."""
     t = self.check_t(t, x_prev)
-    if noise is None: noise = torch.randn_like(x_prev)
-    return (extract(self.alphas.sqrt(), t, x_prev.shape, x_prev.dtype) * x_prev
-            + extract(self.betas.sqrt(), t, x_prev.shape, x_prev.dtype) * noise)
+    if noise is None:
+        noise = torch.randn_like(x_prev)
+    return (
+        extract(self.alphas.sqrt(), t, x_prev.shape, x_prev.dtype) * x_prev
+        + extract(self.betas.sqrt(), t, x_prev.shape, x_prev.dtype) * noise
+    )
 
 # %% ../nbs/03_posterior.ipynb #21fb3e3a
 @patch
-def q_posterior(self:Diffusion,
-                x0:Tensor, # clean data (or a prediction of it), (B, ...)
-                xt:Tensor, # noisy sample at step t, same shape
-                t:Tensor,  # 0-based step indices, (B,)
-               ):          # (mean, variance, log_variance), each broadcastable to x0
+def q_posterior(
+    self: Diffusion,
+    x0: Tensor,  # clean data (or a prediction of it), (B, ...)
+    xt: Tensor,  # noisy sample at step t, same shape
+    t: Tensor,  # 0-based step indices, (B,)
+):  # (mean, variance, log_variance), each broadcastable to x0
     "Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0) (eqs. 3-4)."
     if x0.shape != xt.shape:
         raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
     t = self.check_t(t, xt)
-    mean = (extract(self.posterior_mean_coef1, t, xt.shape, xt.dtype) * x0
-            + extract(self.posterior_mean_coef2, t, xt.shape, xt.dtype) * xt)
-    return (mean, extract(self.posterior_variance, t, xt.shape, xt.dtype),
-            extract(self.posterior_log_variance_clipped, t, xt.shape, xt.dtype))
+    mean = (
+        extract(self.posterior_mean_coef1, t, xt.shape, xt.dtype) * x0
+        + extract(self.posterior_mean_coef2, t, xt.shape, xt.dtype) * xt
+    )
+    return (
+        mean,
+        extract(self.posterior_variance, t, xt.shape, xt.dtype),
+        extract(self.posterior_log_variance_clipped, t, xt.shape, xt.dtype),
+    )
 
 # %% ../nbs/04_elbo.ipynb #e08d8d97
 @patch
-def prior_kl(self:Diffusion, x0:Tensor)->Tensor:
+def prior_kl(self: Diffusion, x0: Tensor) -> Tensor:
     "L_T of eq. 4: KL(q(x_T | x_0) || N(0, I)) per example, in nats per dimension, (B,)."
     t = torch.full((x0.shape[0],), self.T - 1, device=x0.device, dtype=torch.long)
     mean, _, logvar = self.q_mean_variance(x0, t)
@@ -166,21 +213,28 @@ def prior_kl(self:Diffusion, x0:Tensor)->Tensor:
 
 # %% ../nbs/04_elbo.ipynb #c034e264
 @patch
-def vb_term(self:Diffusion,
-            x0:Tensor,           # clean data, (B, ...); on the 8-bit lattice when `discrete`
-            xt:Tensor,           # x_t ~ q(x_t | x_0), same shape
-            t:Tensor,            # 0-based step indices, (B,)
-            mean:Tensor,         # mean of the model's p(x_{t-1} | x_t), same shape
-            log_variance:Tensor, # its log-variance, broadcastable
-            discrete:bool=True,  # L_0 with the 8-bit discretized decoder (else a continuous Gaussian density)
-           )->Tensor:            # L_{t-1} (t > 0) or L_0 (t = 0), nats per dimension, (B,)
-    "One term of the bound (eq. 4) per example: the KL to the posterior for t > 0, the decoder NLL at t = 0."
+def vb_term(
+    self: Diffusion,
+    x0: Tensor,  # clean data, (B, ...); on the 8-bit lattice when `discrete`
+    xt: Tensor,  # x_t ~ q(x_t | x_0), same shape
+    t: Tensor,  # 0-based step indices, (B,)
+    mean: Tensor,  # mean of the model's p(x_{t-1} | x_t), same shape
+    log_variance: Tensor,  # its log-variance, broadcastable
+    # L_0 with the 8-bit discretized decoder (else a continuous Gaussian density)
+    discrete: bool = True,
+) -> Tensor:  # L_{t-1} (t > 0) or L_0 (t = 0), nats per dimension, (B,)
+    """One term of the bound (eq. 4) per example: the KL to the posterior for t > 0, the decoder NLL
+    at t = 0."""
     t = self.check_t(t, xt)
     true_mean, _, true_logvar = self.q_posterior(x0, xt, t)
     log_variance = log_variance.expand_as(mean)
     kl = normal_kl(true_mean, true_logvar, mean, log_variance).flatten(1).mean(1)
-    if discrete: nll = -discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_variance)
-    else: nll = 0.5 * (math.log(2 * math.pi) + log_variance + (x0 - mean)**2 * torch.exp(-log_variance))
+    if discrete:
+        nll = -discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_variance)
+    else:
+        nll = 0.5 * (
+            math.log(2 * math.pi) + log_variance + (x0 - mean) ** 2 * torch.exp(-log_variance)
+        )
     return torch.where(t == 0, nll.flatten(1).mean(1), kl)
 
 # %% ../nbs/05_parameterizations.ipynb #bb55704c
@@ -188,291 +242,422 @@ PREDS = ('eps', 'x0', 'v', 'mu')
 VARS = ('fixedsmall', 'fixedlarge', 'learned_range')
 LOSSES = ('simple', 'vlb', 'hybrid', 'min_snr')
 
+
 def _check_choice(value, choices, what):
-    if value not in choices: raise ValueError(f'unknown {what} {value!r}; choose one of {", ".join(choices)}')
+    if value not in choices:
+        raise ValueError(f'unknown {what} {value!r}; choose one of {", ".join(choices)}')
+
 
 class _Coefs:
-    "Coefficients at checked steps `t` (S,): `c(name)` is table `name` of `d` (or `extra[name]`, float64 (S,)) at `t`, cast to `dtype`, shaped (S, 1, ..., 1)."
-    def __init__(self, d:Diffusion, t:Tensor, ndim:int, dtype, **extra):
+    """Coefficients at checked steps `t` (S,): `c(name)` is table `name` of `d` (or `extra[name]`,
+    float64 (S,)) at `t`, cast to `dtype`, shaped (S, 1, ..., 1)."""
+
+    def __init__(self, d: Diffusion, t: Tensor, ndim: int, dtype, **extra):
         self.d, self.t, self.dtype, self.extra = d, t, dtype, extra
         self.shape, self.got, self.rows = (len(t),) + (1,) * (ndim - 1), {}, {}
-    def __call__(self, name:str)->Tensor:
-        if name not in self.got:                                # each table is gathered once, when first needed
+
+    def __call__(self, name: str) -> Tensor:
+        if name not in self.got:  # each table is gathered once, when first needed
             v = self.extra.get(name)
-            v = extract(getattr(self.d, name), self.t, self.shape, self.dtype) if v is None else v.to(self.dtype).reshape(self.shape)
+            v = (
+                extract(getattr(self.d, name), self.t, self.shape, self.dtype)
+                if v is None
+                else v.to(self.dtype).reshape(self.shape)
+            )
             self.got[name] = v
         return self.got[name]
-    def row(self, k:int):
-        "The coefficients of step `k` alone, each (1, ..., 1): for a loop that visits the steps of `t` one at a time."
+
+    def row(self, k: int):
+        """The coefficients of step `k` alone, each (1, ..., 1): for a loop that visits the steps of
+        `t` one at a time."""
+
         def c(name):
-            if name not in self.rows: self.rows[name] = self(name).unbind(0)   # S views, made once
+            if name not in self.rows:
+                self.rows[name] = self(name).unbind(0)  # S views, made once
             return self.rows[name][k]
+
         return c
 
 # %% ../nbs/05_parameterizations.ipynb #e3b7c2a1
-def _x0_from(c, out:Tensor, xt:Tensor, pred:str)->Tensor:
-    "x̂_0 from a prediction of ε, x_0, v or μ̃ (eqs. 1-2); `c` gives the steps' coefficients (a `_Coefs`)."
-    if pred == 'eps': return c('sqrt_recip_alphas_cumprod') * xt - c('sqrt_recipm1_alphas_cumprod') * out
-    if pred == 'x0': return out
-    if pred == 'v': return c('sqrt_alphas_cumprod') * xt - c('sqrt_one_minus_alphas_cumprod') * out
+def _x0_from(c, out: Tensor, xt: Tensor, pred: str) -> Tensor:
+    """x̂_0 from a prediction of ε, x_0, v or μ̃ (eqs. 1-2); `c` gives the steps' coefficients (a
+    `_Coefs`)."""
+    if pred == 'eps':
+        return c('sqrt_recip_alphas_cumprod') * xt - c('sqrt_recipm1_alphas_cumprod') * out
+    if pred == 'x0':
+        return out
+    if pred == 'v':
+        return c('sqrt_alphas_cumprod') * xt - c('sqrt_one_minus_alphas_cumprod') * out
     return (out - c('posterior_mean_coef2') * xt) / c('posterior_mean_coef1')
 
-def _x0_hat(c, out:Tensor, xt:Tensor, pred:str, clip:bool)->Tensor:
+
+def _x0_hat(c, out: Tensor, xt: Tensor, pred: str, clip: bool) -> Tensor:
     "`_x0_from` for a network output, checked against x_t's shape, clipped to [-1, 1] if `clip`."
     if out.shape != xt.shape:
-        raise ValueError(f'model output {tuple(out.shape)} must have the shape of x_t {tuple(xt.shape)}')
+        raise ValueError(
+            f'model output {tuple(out.shape)} must have the shape of x_t {tuple(xt.shape)}'
+        )
     x0 = _x0_from(c, out, xt, pred)
     return x0.clamp(-1, 1) if clip else x0
 
+
 @patch
-def predict_x0(self:Diffusion,
-               model_output:Tensor, # the network's output, (B, ...)
-               xt:Tensor,           # x_t, same shape
-               t:Tensor,            # 0-based step indices, (B,)
-               pred:str='eps',      # what the network predicts: one of PREDS
-              )->Tensor:            # the implied estimate of x_0
+def predict_x0(
+    self: Diffusion,
+    model_output: Tensor,  # the network's output, (B, ...)
+    xt: Tensor,  # x_t, same shape
+    t: Tensor,  # 0-based step indices, (B,)
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+) -> Tensor:  # the implied estimate of x_0
     "Convert a prediction of ε, x_0, v or μ̃ into an estimate of x_0 (eqs. 1-2)."
     _check_choice(pred, PREDS, 'pred')
-    return _x0_hat(_Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False)
+    return _x0_hat(
+        _Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False
+    )
 
 # %% ../nbs/05_parameterizations.ipynb #cfe16745
-def _eps_from(c, x0:Tensor, xt:Tensor)->Tensor: return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+def _eps_from(c, x0: Tensor, xt: Tensor) -> Tensor:
+    return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+
 
 @patch
-def predict_eps(self:Diffusion, x0:Tensor, xt:Tensor, t:Tensor)->Tensor:
+def predict_eps(self: Diffusion, x0: Tensor, xt: Tensor, t: Tensor) -> Tensor:
     "The noise ε implied by an estimate of x_0 (eq. 1 solved for ε)."
     return _eps_from(_Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), x0, xt)
 
+
 @patch
-def get_v(self:Diffusion, x0:Tensor, noise:Tensor, t:Tensor)->Tensor:
+def get_v(self: Diffusion, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
     "The velocity target v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (eq. 2)."
     t = self.check_t(t, x0)
     c = lambda a: extract(a, t, x0.shape, x0.dtype)
     return c(self.sqrt_alphas_cumprod) * noise - c(self.sqrt_one_minus_alphas_cumprod) * x0
 
 # %% ../nbs/05_parameterizations.ipynb #61bb9aa3
-def _split_learned(model_output:Tensor, xt:Tensor)->tuple:
-    "Split a learned-variance output (B, 2C, ...) into the prediction (B, C, ...) and the fraction f of eq. 3b."
+def _split_learned(model_output: Tensor, xt: Tensor) -> tuple:
+    """Split a learned-variance output (B, 2C, ...) into the prediction (B, C, ...) and the fraction
+    f of eq. 3b."""
     C = xt.shape[1]
     if model_output.shape[1] != 2 * C:
-        raise ValueError(f'var="learned_range" needs a model with 2C = {2 * C} output channels, got {model_output.shape[1]}')
+        raise ValueError(
+            f'var="learned_range" needs a model with 2C = {2 * C} output channels, got '
+            f'{model_output.shape[1]}'
+        )
     out, v = model_output[:, :C], model_output[:, C:]
     return out, (v + 1) / 2
 
 # %% ../nbs/05_parameterizations.ipynb #d200a668
-def _mean_x0(c, out:Tensor, xt:Tensor, pred:str, clip:bool)->tuple:
-    "The reverse mean μ_θ = μ̃_t(x_t, x̂_0) (03_posterior, eq. 4; the network's own μ̃ for pred='mu') and x̂_0."
+def _mean_x0(c, out: Tensor, xt: Tensor, pred: str, clip: bool) -> tuple:
+    """The reverse mean μ_θ = μ̃_t(x_t, x̂_0) (03_posterior, eq. 4; the network's own μ̃ for
+    pred='mu') and x̂_0."""
     x0 = _x0_hat(c, out, xt, pred, clip)
-    return (out if pred == 'mu' else c('posterior_mean_coef1') * x0 + c('posterior_mean_coef2') * xt), x0
+    return (
+        out if pred == 'mu' else c('posterior_mean_coef1') * x0 + c('posterior_mean_coef2') * xt
+    ), x0
 
-def _log_variance(c, var:str, frac:Tensor=None)->Tensor:
-    "log σ_t² of the reverse kernel: log β̃_t, log β_t, or the learned interpolation (eq. 3b) with fraction `frac`."
-    if var == 'fixedsmall': return c('posterior_log_variance_clipped')
-    if var == 'fixedlarge': return c('posterior_log_variance_large')
-    return frac * c('posterior_log_variance_large') + (1 - frac) * c('posterior_log_variance_clipped')   # eq. 3b
+
+def _log_variance(c, var: str, frac: Tensor = None) -> Tensor:
+    """log σ_t² of the reverse kernel: log β̃_t, log β_t, or the learned interpolation (eq. 3b) with
+    fraction `frac`."""
+    if var == 'fixedsmall':
+        return c('posterior_log_variance_clipped')
+    if var == 'fixedlarge':
+        return c('posterior_log_variance_large')
+    return frac * c('posterior_log_variance_large') + (1 - frac) * c(
+        'posterior_log_variance_clipped'
+    )  # eq. 3b
+
 
 @patch
-def p_mean_variance(self:Diffusion,
-                    model_output:Tensor,    # the network's output at (x_t, t), (B, ...)
-                    xt:Tensor,              # x_t, same shape
-                    t:Tensor,               # 0-based step indices, (B,)
-                    pred:str='eps',         # what the network predicts: one of PREDS
-                    var:str='fixedsmall',   # reverse variance: "fixedsmall" (β̃_t), "fixedlarge" (β_t), "learned_range" (eq. 3b)
-                    clip:bool=True,         # clip the implied x_0 to [-1, 1] before forming the mean
-                   )->dict:                 # mean, variance, log_variance, pred_x0
+def p_mean_variance(
+    self: Diffusion,
+    model_output: Tensor,  # the network's output at (x_t, t), (B, ...)
+    xt: Tensor,  # x_t, same shape
+    t: Tensor,  # 0-based step indices, (B,)
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+    # reverse variance: "fixedsmall" (β̃_t), "fixedlarge" (β_t), "learned_range" (eq. 3b)
+    var: str = 'fixedsmall',
+    clip: bool = True,  # clip the implied x_0 to [-1, 1] before forming the mean
+) -> dict:  # mean, variance, log_variance, pred_x0
     "The model's reverse kernel p(x_{t-1} | x_t) = N(mean, variance) (eq. 3, Ho et al. §3.2)."
-    _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
+    _check_choice(var, VARS, 'var')
+    _check_choice(pred, PREDS, 'pred')
     c, frac = _Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), None
-    if var == 'learned_range': model_output, frac = _split_learned(model_output, xt)
+    if var == 'learned_range':
+        model_output, frac = _split_learned(model_output, xt)
     mean, pred_x0 = _mean_x0(c, model_output, xt, pred, clip)
     log_variance = _log_variance(c, var, frac)
     return dict(mean=mean, variance=log_variance.exp(), log_variance=log_variance, pred_x0=pred_x0)
 
 # %% ../nbs/05_parameterizations.ipynb #a1b2c302
-MIN_SNR_GAMMA = 5.0   # Hang et al. (2023)'s recommended cap
+MIN_SNR_GAMMA = 5.0  # Hang et al. (2023)'s recommended cap
+
 
 @patch
-def min_snr_weight(self:Diffusion,
-                   t:Tensor,                   # 0-based steps, (B,)
-                   pred:str='eps',             # the parameterization whose MSE is weighted: one of PREDS
-                   gamma:float=MIN_SNR_GAMMA,  # the cap γ on the x_0 weight
-                  )->Tensor:                   # float64 weights (B,)
-    "Per-sample weight of min-SNR-γ (eq. 6b): min(SNR_t, γ) divided by the factor turning an x_0 error into `pred`'s."
+def min_snr_weight(
+    self: Diffusion,
+    t: Tensor,  # 0-based steps, (B,)
+    pred: str = 'eps',  # the parameterization whose MSE is weighted: one of PREDS
+    gamma: float = MIN_SNR_GAMMA,  # the cap γ on the x_0 weight
+) -> Tensor:  # float64 weights (B,)
+    """Per-sample weight of min-SNR-γ (eq. 6b): min(SNR_t, γ) divided by the factor turning an x_0
+    error into `pred`'s."""
     _check_choice(pred, PREDS, 'pred')
     ab = self.alphas_cumprod.gather(0, t)
     snr = ab / (1 - ab)
-    per_x0 = {'eps': snr, 'x0': torch.ones_like(snr), 'v': snr + 1, 'mu': self.posterior_mean_coef1.gather(0, t) ** 2}[pred]
+    per_x0 = {
+        'eps': snr,
+        'x0': torch.ones_like(snr),
+        'v': snr + 1,
+        'mu': self.posterior_mean_coef1.gather(0, t) ** 2,
+    }[pred]
     return snr.clamp(max=gamma) / per_x0
 
 # %% ../nbs/05_parameterizations.ipynb #5d4355fb
 @patch
-def loss(self:Diffusion,
-         model,                  # callable (x_t, t) -> prediction shaped like x_t (2C channels for learned_range)
-         x0:Tensor,              # clean data batch, (B, ...) in [-1, 1]
-         pred:str='eps',         # what the network predicts: one of PREDS
-         t:Tensor=None,          # 0-based steps, (B,); uniform over 0..T-1 when None
-         noise:Tensor=None,      # ε; drawn when None
-         loss_type:str='simple', # one of LOSSES: "simple" (eq. 6), "vlb" (one term of eq. 4), "hybrid", "min_snr" (eq. 6b)
-         var:str='fixedsmall',   # reverse variance, used by the vlb/hybrid terms (and learned_range's 2C outputs)
-        )->Tensor:               # scalar
-    "Training loss at a random step: L_simple (eq. 6), the true bound's term, Improved DDPM's hybrid, or min-SNR-γ (eq. 6b)."
-    _check_choice(pred, PREDS, 'pred'); _check_choice(loss_type, LOSSES, 'loss'); _check_choice(var, VARS, 'var')
-    if t is None: t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
-    if noise is None: noise = torch.randn_like(x0)
+def loss(
+    self: Diffusion,
+    model,  # callable (x_t, t) -> prediction shaped like x_t (2C channels for learned_range)
+    x0: Tensor,  # clean data batch, (B, ...) in [-1, 1]
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+    t: Tensor = None,  # 0-based steps, (B,); uniform over 0..T-1 when None
+    noise: Tensor = None,  # ε; drawn when None
+    # one of LOSSES: "simple" (eq. 6), "vlb" (one term of eq. 4), "hybrid", "min_snr" (eq. 6b)
+    loss_type: str = 'simple',
+    # reverse variance, used by the vlb/hybrid terms (and learned_range's 2C outputs)
+    var: str = 'fixedsmall',
+) -> Tensor:  # scalar
+    """Training loss at a random step: L_simple (eq. 6), the true bound's term, Improved DDPM's
+    hybrid, or min-SNR-γ (eq. 6b)."""
+    _check_choice(pred, PREDS, 'pred')
+    _check_choice(loss_type, LOSSES, 'loss')
+    _check_choice(var, VARS, 'var')
+    if t is None:
+        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
+    if noise is None:
+        noise = torch.randn_like(x0)
     xt = self.q_sample(x0, t, noise)
     out = model(xt, t)
     want = (x0.shape[0], 2 * x0.shape[1], *x0.shape[2:]) if var == 'learned_range' else x0.shape
     if out.shape != want:
-        raise ValueError(f'model output {tuple(out.shape)} must have shape {tuple(want)} (the data\'s, with 2C channels for learned_range)')
-    if loss_type == 'vlb': return self._vb_loss(out, x0, xt, t, pred, var).mean()
+        raise ValueError(
+            f'model output {tuple(out.shape)} must have shape {tuple(want)} (the data\'s, with 2C '
+            f'channels for learned_range)'
+        )
+    if loss_type == 'vlb':
+        return self._vb_loss(out, x0, xt, t, pred, var).mean()
     C = x0.shape[1]
-    target = {'eps': lambda: noise, 'x0': lambda: x0, 'v': lambda: self.get_v(x0, noise, t),
-              'mu': lambda: self.q_posterior(x0, xt, t)[0]}[pred]()
+    target = {
+        'eps': lambda: noise,
+        'x0': lambda: x0,
+        'v': lambda: self.get_v(x0, noise, t),
+        'mu': lambda: self.q_posterior(x0, xt, t)[0],
+    }[pred]()
     err = (out[:, :C] - target) ** 2
-    if loss_type == 'min_snr':                                        # eq. 6b: per-sample weights (B,)
-        return (self.min_snr_weight(t, pred).to(x0.dtype).view(-1, *(1,) * (x0.ndim - 1)) * err).mean()
+    if loss_type == 'min_snr':  # eq. 6b: per-sample weights (B,)
+        return (
+            self.min_snr_weight(t, pred).to(x0.dtype).view(-1, *(1,) * (x0.ndim - 1)) * err
+        ).mean()
     mse = err.mean()
-    if loss_type == 'simple': return mse
-    frozen = torch.cat([out[:, :C].detach(), out[:, C:]], 1)          # the bound term trains only the variance
+    if loss_type == 'simple':
+        return mse
+    frozen = torch.cat(
+        [out[:, :C].detach(), out[:, C:]], 1
+    )  # the bound term trains only the variance
     return mse + self.T / 1000 * self._vb_loss(frozen, x0, xt, t, pred, var).mean()
 
 # %% ../nbs/05_parameterizations.ipynb #78e22e92
 @patch
-def _vb_loss(self:Diffusion, out, x0, xt, t, pred, var)->Tensor:
+def _vb_loss(self: Diffusion, out, x0, xt, t, pred, var) -> Tensor:
     "The bound's term L_{t-1} (nats/dim, (B,)) for the model output `out` (04_elbo, eq. 4)."
     p = self.p_mean_variance(out, xt, t, pred=pred, var=var, clip=False)
     return self.vb_term(x0, xt, t, p['mean'], p['log_variance'])
 
 # %% ../nbs/05_parameterizations.ipynb #d1cc5a56
 @patch
-def _ddpm_coefs(self:Diffusion, t:Tensor, ndim:int, dtype, var:str)->_Coefs:
-    "Coefficients of DDPM steps at checked `t`: the tables, `nonzero` (t > 0) and σ_t where noise is added (eq. 7)."
+def _ddpm_coefs(self: Diffusion, t: Tensor, ndim: int, dtype, var: str) -> _Coefs:
+    """Coefficients of DDPM steps at checked `t`: the tables, `nonzero` (t > 0) and σ_t where noise
+    is added (eq. 7)."""
     t = t.to(self.betas.device)
     nonzero = (t != 0).to(self.betas.dtype)
     sigma = (self.sigma_large if var == 'fixedlarge' else self.sigma_small).gather(0, t) * nonzero
     return _Coefs(self, t, ndim, dtype, nonzero=nonzero, sigma=sigma)
 
-def _ddpm_update(c, out:Tensor, xt:Tensor, noise:Tensor=None, pred='eps', var='fixedsmall', clip=True)->Tensor:
-    "x_{t-1} = μ_θ + σ_t z (eq. 7) with the coefficients `c` of `_ddpm_coefs`; `noise=None` adds none."
+
+def _ddpm_update(
+    c, out: Tensor, xt: Tensor, noise: Tensor = None, pred='eps', var='fixedsmall', clip=True
+) -> Tensor:
+    """x_{t-1} = μ_θ + σ_t z (eq. 7) with the coefficients `c` of `_ddpm_coefs`; `noise=None` adds
+    none."""
     frac = None
-    if var == 'learned_range': out, frac = _split_learned(out, xt)
+    if var == 'learned_range':
+        out, frac = _split_learned(out, xt)
     mean, _ = _mean_x0(c, out, xt, pred, clip)
-    if noise is None: return mean
-    if var == 'learned_range': return mean + c('nonzero') * torch.exp(0.5 * _log_variance(c, var, frac)) * noise
+    if noise is None:
+        return mean
+    if var == 'learned_range':
+        return mean + c('nonzero') * torch.exp(0.5 * _log_variance(c, var, frac)) * noise
     return mean + c('sigma') * noise
 
+
 @patch
-def ddpm_step(self:Diffusion,
-              model_output:Tensor,   # the network's output at (x_t, t), (B, ...)
-              xt:Tensor,             # x_t, same shape
-              t:Tensor,              # 0-based step indices, (B,)
-              noise:Tensor=None,     # z ~ N(0, I); drawn when None; ignored where t = 0
-              pred:str='eps',        # what the network predicts: one of PREDS
-              var:str='fixedsmall',  # "fixedsmall" (β̃_t) or "fixedlarge" (β_t) (or "learned_range", eq. 3b)
-              clip:bool=True,        # clip the implied x_0 to [-1, 1]
-             )->Tensor:              # x_{t-1}
+def ddpm_step(
+    self: Diffusion,
+    model_output: Tensor,  # the network's output at (x_t, t), (B, ...)
+    xt: Tensor,  # x_t, same shape
+    t: Tensor,  # 0-based step indices, (B,)
+    noise: Tensor = None,  # z ~ N(0, I); drawn when None; ignored where t = 0
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+    # "fixedsmall" (β̃_t) or "fixedlarge" (β_t) (or "learned_range", eq. 3b)
+    var: str = 'fixedsmall',
+    clip: bool = True,  # clip the implied x_0 to [-1, 1]
+) -> Tensor:  # x_{t-1}
     "One ancestral sampling step x_t -> x_{t-1} (eq. 7, Algorithm 2); no noise is added at t = 0."
-    _check_choice(var, VARS, 'var'); _check_choice(pred, PREDS, 'pred')
+    _check_choice(var, VARS, 'var')
+    _check_choice(pred, PREDS, 'pred')
     c = self._ddpm_coefs(self.check_t(t, xt), xt.ndim, xt.dtype, var)
-    if noise is None: noise = torch.randn_like(xt)
+    if noise is None:
+        noise = torch.randn_like(xt)
     return _ddpm_update(c, model_output, xt, noise, pred, var, clip)
 
 # %% ../nbs/05_parameterizations.ipynb #3de28b5f
 @patch
-def _ddim_coefs(self:Diffusion, t:Tensor, t_prev:Tensor, eta:float, ndim:int, dtype)->_Coefs:
-    "Coefficients of DDIM steps t -> t_prev (checked; -1 is x_0), from float64: √ᾱ_s, √(1 − ᾱ_s − σ²) and σ of eq. 8."
+def _ddim_coefs(self: Diffusion, t: Tensor, t_prev: Tensor, eta: float, ndim: int, dtype) -> _Coefs:
+    """Coefficients of DDIM steps t -> t_prev (checked; -1 is x_0), from float64: √ᾱ_s, √(1 − ᾱ_s −
+    σ²) and σ of eq. 8."""
     t, t_prev = t.to(self.betas.device), t_prev.to(self.betas.device)
     ab = self.alphas_cumprod.gather(0, t)
-    ab_prev = torch.where(t_prev >= 0, self.alphas_cumprod.gather(0, t_prev.clamp(min=0)), 1.0)   # ᾱ_{-1} := 1
+    ab_prev = torch.where(
+        t_prev >= 0, self.alphas_cumprod.gather(0, t_prev.clamp(min=0)), 1.0
+    )  # ᾱ_{-1} := 1
     sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
-    return _Coefs(self, t, ndim, dtype, ddim_x0=ab_prev.sqrt(), ddim_eps=(1 - ab_prev - sigma * sigma).clamp(min=0).sqrt(), ddim_sigma=sigma)
+    return _Coefs(
+        self,
+        t,
+        ndim,
+        dtype,
+        ddim_x0=ab_prev.sqrt(),
+        ddim_eps=(1 - ab_prev - sigma * sigma).clamp(min=0).sqrt(),
+        ddim_sigma=sigma,
+    )
 
-def _ddim_update(c, out:Tensor, xt:Tensor, noise:Tensor=None, pred='eps', clip=True)->Tensor:
-    "x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z (eq. 8) with the coefficients `c` of `_ddim_coefs`; `noise=None` adds none."
-    if out.shape[1] == 2 * xt.shape[1]: out = out[:, :xt.shape[1]]          # a learned variance: unused
+
+def _ddim_update(c, out: Tensor, xt: Tensor, noise: Tensor = None, pred='eps', clip=True) -> Tensor:
+    """x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z (eq. 8) with the coefficients `c` of
+    `_ddim_coefs`; `noise=None` adds none."""
+    if out.shape[1] == 2 * xt.shape[1]:
+        out = out[:, : xt.shape[1]]  # a learned variance: unused
     x0 = _x0_hat(c, out, xt, pred, clip)
-    x = c('ddim_x0') * x0 + c('ddim_eps') * _eps_from(c, x0, xt)            # ε̂ recomputed from the clipped x̂_0
+    x = c('ddim_x0') * x0 + c('ddim_eps') * _eps_from(
+        c, x0, xt
+    )  # ε̂ recomputed from the clipped x̂_0
     return x if noise is None else x + c('ddim_sigma') * noise
 
+
 @patch
-def ddim_step(self:Diffusion,
-              model_output:Tensor, # the network's output at (x_t, t), (B, ...)
-              xt:Tensor,           # x_t, same shape
-              t:Tensor,            # 0-based current steps, (B,)
-              t_prev:Tensor,       # 0-based target steps < t, (B,); -1 means x_0
-              eta:float=0.0,       # 0: deterministic DDIM; 1: DDPM-like noise
-              noise:Tensor=None,   # z ~ N(0, I); drawn when None (and eta > 0)
-              pred:str='eps',      # what the network predicts: one of PREDS
-              clip:bool=True,      # clip the implied x_0 to [-1, 1]
-             )->Tensor:            # x_{t_prev}
+def ddim_step(
+    self: Diffusion,
+    model_output: Tensor,  # the network's output at (x_t, t), (B, ...)
+    xt: Tensor,  # x_t, same shape
+    t: Tensor,  # 0-based current steps, (B,)
+    t_prev: Tensor,  # 0-based target steps < t, (B,); -1 means x_0
+    eta: float = 0.0,  # 0: deterministic DDIM; 1: DDPM-like noise
+    noise: Tensor = None,  # z ~ N(0, I); drawn when None (and eta > 0)
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+    clip: bool = True,  # clip the implied x_0 to [-1, 1]
+) -> Tensor:  # x_{t_prev}
     "One DDIM step x_t -> x_{t_prev} (eq. 8, Song et al. 2021)."
     _check_choice(pred, PREDS, 'pred')
     t, t_prev = self.check_t(t, xt), self.check_t(t_prev, xt, 't_prev', lo=-1)
-    if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t for every example')
-    if noise is None and eta > 0: noise = torch.randn_like(xt)
-    return _ddim_update(self._ddim_coefs(t, t_prev, eta, xt.ndim, xt.dtype), model_output, xt, noise, pred, clip)
+    if (t_prev >= t).any():
+        raise ValueError('t_prev must be smaller than t for every example')
+    if noise is None and eta > 0:
+        noise = torch.randn_like(xt)
+    return _ddim_update(
+        self._ddim_coefs(t, t_prev, eta, xt.ndim, xt.dtype), model_output, xt, noise, pred, clip
+    )
 
 # %% ../nbs/05_parameterizations.ipynb #c5e3fa01
 @patch
-def reverse_steps(self:Diffusion,
-                  x:Tensor,             # the batch to be sampled, (B, ...), or any tensor of its shape, dtype and device
-                  t:Tensor,             # the S steps a chain visits, in visiting order, (S,)
-                  t_prev:Tensor=None,   # DDIM: the step each one goes to, (S,), -1 for x_0; None: DDPM steps t -> t-1
-                  eta:float=0.0,        # DDIM noise: 0 deterministic, 1 DDPM-like
-                  pred:str='eps',       # what the network predicts: one of PREDS
-                  var:str='fixedsmall', # DDPM's reverse variance: one of VARS (DDIM ignores it)
-                  clip:bool=True,       # clip the implied x_0 to [-1, 1]
-                 )->list:               # S functions (model_output, x_t, noise=None) -> the next x; noise None adds none
-    "`ddpm_step` (or, given `t_prev`, `ddim_step`) at each of the steps `t` in turn, checked once, coefficients gathered once."
-    _check_choice(pred, PREDS, 'pred'); _check_choice(var, VARS, 'var')
+def reverse_steps(
+    self: Diffusion,
+    x: Tensor,  # the batch to be sampled, (B, ...), or any tensor of its shape, dtype and device
+    t: Tensor,  # the S steps a chain visits, in visiting order, (S,)
+    # DDIM: the step each one goes to, (S,), -1 for x_0; None: DDPM steps t -> t-1
+    t_prev: Tensor = None,
+    eta: float = 0.0,  # DDIM noise: 0 deterministic, 1 DDPM-like
+    pred: str = 'eps',  # what the network predicts: one of PREDS
+    var: str = 'fixedsmall',  # DDPM's reverse variance: one of VARS (DDIM ignores it)
+    clip: bool = True,  # clip the implied x_0 to [-1, 1]
+) -> list:  # S functions (model_output, x_t, noise=None) -> the next x; noise None adds none
+    """`ddpm_step` (or, given `t_prev`, `ddim_step`) at each of the steps `t` in turn, checked once,
+    coefficients gathered once."""
+    _check_choice(pred, PREDS, 'pred')
+    _check_choice(var, VARS, 'var')
     t = torch.atleast_1d(torch.as_tensor(t, device=x.device))
     t = self.check_t(t, t)
     if t_prev is None:
-        c, update = self._ddpm_coefs(t, x.ndim, x.dtype, var), partial(_ddpm_update, pred=pred, var=var, clip=clip)
+        c, update = (
+            self._ddpm_coefs(t, x.ndim, x.dtype, var),
+            partial(_ddpm_update, pred=pred, var=var, clip=clip),
+        )
     else:
-        t_prev = self.check_t(torch.atleast_1d(torch.as_tensor(t_prev, device=x.device)), t, 't_prev', lo=-1)
-        if (t_prev >= t).any(): raise ValueError('t_prev must be smaller than t at every step')
-        c, update = self._ddim_coefs(t, t_prev, eta, x.ndim, x.dtype), partial(_ddim_update, pred=pred, clip=clip)
+        t_prev = self.check_t(
+            torch.atleast_1d(torch.as_tensor(t_prev, device=x.device)), t, 't_prev', lo=-1
+        )
+        if (t_prev >= t).any():
+            raise ValueError('t_prev must be smaller than t at every step')
+        c, update = (
+            self._ddim_coefs(t, t_prev, eta, x.ndim, x.dtype),
+            partial(_ddim_update, pred=pred, clip=clip),
+        )
     return [partial(update, c.row(k)) for k in range(len(t))]
 
 # %% ../nbs/05_parameterizations.ipynb #c7a1e002
-def noise_like(x:Tensor,          # the state a move adds noise to, (B, ...)
-               g:torch.Generator, # the chain's generator: every random number of a run comes from it
-              )->Tensor:          # z ~ N(0, I), shaped, typed and placed like x
+def noise_like(
+    x: Tensor,  # the state a move adds noise to, (B, ...)
+    g: torch.Generator,  # the chain's generator: every random number of a run comes from it
+) -> Tensor:  # z ~ N(0, I), shaped, typed and placed like x
     "One draw z ~ N(0, I) like `x` from `g`: how every chain draws its noise."
     return torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
 
-def step_tensors(ts:list,  # the 0-based steps a chain visits, in visiting order
-                 x:Tensor, # the batch, (B, ...)
-                )->list:   # one (B,) long tensor per step, on x's device
+
+def step_tensors(
+    ts: list,  # the 0-based steps a chain visits, in visiting order
+    x: Tensor,  # the batch, (B, ...)
+) -> list:  # one (B,) long tensor per step, on x's device
     "The network's `t` input at each visited step, built once before a chain runs."
     return list(torch.tensor(ts, device=x.device)[:, None].repeat(1, len(x)).unbind(0))
 
+
 class Chain:
-    "A reverse chain for one batch: `start(x_T)` is its first state, `step(model, x, k)` its move k."
-    def __len__(self)->int:
+    """A reverse chain for one batch: `start(x_T)` is its first state, `step(model, x, k)` its move
+    k."""
+
+    def __len__(self) -> int:
         return len(self.ts)
 
-    def start(self, x:Tensor)->Tensor:
+    def start(self, x: Tensor) -> Tensor:
         return x
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         raise NotImplementedError
 
 # %% ../nbs/05_parameterizations.ipynb #c7a1e003
 @patch
-def predict(self:Diffusion,
-            model,           # callable (x_t, t) -> output; a 2C-channel output carries a learned variance
-            x:Tensor,        # x_t, (B, C, ...)
-            t:Tensor,        # 0-based steps, (B,)
-            pred:str,        # what the network predicts: one of PREDS
-            target:str='x0', # "x0" or "eps"
-            clip:bool=False, # clip x̂_0 to [-1, 1] (target "x0")
-           )->Tensor:        # x̂_0 or ε̂, shaped like x
+def predict(
+    self: Diffusion,
+    model,  # callable (x_t, t) -> output; a 2C-channel output carries a learned variance
+    x: Tensor,  # x_t, (B, C, ...)
+    t: Tensor,  # 0-based steps, (B,)
+    pred: str,  # what the network predicts: one of PREDS
+    target: str = 'x0',  # "x0" or "eps"
+    clip: bool = False,  # clip x̂_0 to [-1, 1] (target "x0")
+) -> Tensor:  # x̂_0 or ε̂, shaped like x
     "The network's estimate of x_0 or of ε at (x_t, t), whatever it predicts (eqs. 1-2)."
     out = model(x, t)
     if out.shape[1] == 2 * x.shape[1]:
-        out = out[:, :x.shape[1]]               # a learned variance: no caller of `predict` uses it
+        out = out[:, : x.shape[1]]  # a learned variance: no caller of `predict` uses it
     if target == 'eps' and pred == 'eps':
         return out
     x0 = self.predict_x0(out, x, t, pred)

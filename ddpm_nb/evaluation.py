@@ -26,159 +26,275 @@ from .fid import cifar10_quality, check_inception
 # %% ../nbs/11_evaluation.ipynb #1638465d
 QUALITY_DATASETS = ('digits', 'cifar10')
 
-def sample_quality(samples:Tensor,    # generated images (N, C, H, W) in [-1, 1]
-                   dataset:str,       # the data set the model was trained on: one of QUALITY_DATASETS
-                   data_dir=None,     # where CIFAR-10 is (see get_dataset)
-                   device=None,       # where the Inception network runs
-                   seed:int=0,        # picks the real-data subsets
-                   weights=None,      # Inception weights file (CIFAR-10)
-                  )->dict:            # metric name, and scores of samples and of real data (and noise for digits)
-    "Sample-quality scores for `dataset`: FDD + classifier confidence for digits, FID + IS for CIFAR-10."
+
+def sample_quality(
+    samples: Tensor,  # generated images (N, C, H, W) in [-1, 1]
+    dataset: str,  # the data set the model was trained on: one of QUALITY_DATASETS
+    data_dir=None,  # where CIFAR-10 is (see get_dataset)
+    device=None,  # where the Inception network runs
+    seed: int = 0,  # picks the real-data subsets
+    weights=None,  # Inception weights file (CIFAR-10)
+) -> dict:  # metric name, and scores of samples and of real data (and noise for digits)
+    """Sample-quality scores for `dataset`: FDD + classifier confidence for digits, FID + IS for
+    CIFAR-10."""
     if dataset == 'digits':
         return dict(metric='FDD', **digits_quality(samples, seed=seed))
     if dataset == 'cifar10':
         return dict(metric='FID', **cifar10_quality(samples, data_dir, device, seed, weights))
-    raise ValueError(f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {dataset!r}; use --bpd only')
+    raise ValueError(
+        f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {dataset!r}; use '
+        f'--bpd only'
+    )
 
 # %% ../nbs/11_evaluation.ipynb #5c952c95
-def _report_path(run, out)->Path:
-    "Where the JSON report goes (RUN/eval.json by default), or ValueError if it cannot be written there."
-    out = Path(out) if out else Path(run)/'eval.json'
+def _report_path(run, out) -> Path:
+    """Where the JSON report goes (RUN/eval.json by default), or ValueError if it cannot be written
+    there."""
+    out = Path(out) if out else Path(run) / 'eval.json'
     if out.suffix.lower() != '.json':
         raise ValueError(f'--out must end in .json, got {out.name!r}')
     if not out.parent.exists():
         raise ValueError(f'--out: directory {out.parent} does not exist')
     from ddpm_nb.files import probe_writable
-    probe_writable(out, then='nothing was evaluated')   # read-only, no permission: said now, not after the evaluation
+
+    probe_writable(
+        out, then='nothing was evaluated'
+    )  # read-only, no permission: said now, not after the evaluation
     return out
 
-def _check_eval_data(name:str, image_size, model)->dict:
+
+def _check_eval_data(name: str, image_size, model) -> dict:
     "dataset_info for `name`, or ValueError if its images do not fit the model."
     info = dataset_info(name, image_size=image_size)
     want = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)
     if info['kind'] != 'image' or tuple(info['shape']) != want:
-        raise ValueError(f'{name!r} holds {info["kind"]} data of shape {info["shape"]} but the model was built for '
-                         f'{want} (C, H, W); evaluate on the data set the run was trained on')
+        raise ValueError(
+            f'{name!r} holds {info["kind"]} data of shape {info["shape"]} but the model was built '
+            f'for '
+            f'{want} (C, H, W); evaluate on the data set the run was trained on'
+        )
     return info
 
-def _check_quality(cfg, name:str, n_samples:int, spec:SamplingSpec)->SamplingSpec:
-    "`spec` with the sampler and steps to score `n_samples` samples of data set `name` with, checked before sampling."
+
+def _check_quality(cfg, name: str, n_samples: int, spec: SamplingSpec) -> SamplingSpec:
+    """`spec` with the sampler and steps to score `n_samples` samples of data set `name` with,
+    checked before sampling."""
     if n_samples < 2:
         raise ValueError(f'--n-samples must be at least 2, got {n_samples}')
-    sampler, steps = run_sampler(cfg, spec.sampler, spec.steps, spec.eta)   # the samplers of the run's objective
+    sampler, steps = run_sampler(
+        cfg, spec.sampler, spec.steps, spec.eta
+    )  # the samplers of the run's objective
     if name not in QUALITY_DATASETS:
-        raise ValueError(f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; '
-                         'use --bpd only')
+        raise ValueError(
+            f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; '
+            'use --bpd only'
+        )
     if name == 'cifar10':
         check_inception()
     return replace(spec, sampler=sampler, steps=steps)
 
 # %% ../nbs/11_evaluation.ipynb #f4fa4d5c
-def _print_quality(q:dict, sampler:str, steps:int):
+def _print_quality(q: dict, sampler: str, steps: int):
     "Print the quality section: one line per row (samples, real data, noise)."
-    print(f'sample quality: {q["n"]} samples ({sampler}, {steps} steps), reference {q["n_ref"]} real images')
-    rows = [('samples', q['samples']), ('real data', q['real'])] + ([('noise', q['noise'])] if 'noise' in q else [])
+    print(
+        f'sample quality: {q["n"]} samples ({sampler}, {steps} steps), reference {q["n_ref"]} real '
+        f'images'
+    )
+    rows = [('samples', q['samples']), ('real data', q['real'])] + (
+        [('noise', q['noise'])] if 'noise' in q else []
+    )
     for name, s in rows:
         if q['metric'] == 'FDD':
             spread = f' ± {s["fdd_std"]:.1f}' if 'fdd_std' in s else ''
-            print(f'  {name:9s} FDD {s["fdd"]:8.2f}{spread:7s}   confidence {s["confidence"]:.3f}   '
-                  f'p>0.9 {s["confident_frac"]:.3f}   class entropy {s["class_entropy"]:.2f} bits (max 3.32)')
-            j = s['judge']                                                 # the stricter judge (11_digits_judge)
-            print(f'  {"":9s} judge: confidence {j["confidence"]:.3f}   p>=0.9 {j["confident"]:.3f}   '
-                  f'not a digit {j["not_digit"]:.3f}   precision {j["precision"]:.3f}   recall {j["recall"]:.3f} (k={j["k"]})   '
-                  f'FD {j["fd"]:.2f}')
+            print(
+                f'  {name:9s} FDD {s["fdd"]:8.2f}{spread:7s}   confidence {s["confidence"]:.3f}   '
+                f'p>0.9 {s["confident_frac"]:.3f}   class entropy {s["class_entropy"]:.2f} bits '
+                f'(max 3.32)'
+            )
+            j = s['judge']  # the stricter judge (11_digits_judge)
+            print(
+                f'  {"":9s} judge: confidence {j["confidence"]:.3f}   p>=0.9 {j["confident"]:.3f}  '
+                f' '
+                f'not a digit {j["not_digit"]:.3f}   precision {j["precision"]:.3f}   recall '
+                f'{j["recall"]:.3f} (k={j["k"]})   '
+                f'FD {j["fd"]:.2f}'
+            )
         else:
             print(f'  {name:9s} FID {s["fid"]:8.2f}   IS {s["is_mean"]:.2f} ± {s["is_std"]:.2f}')
 
-def _bpd_section(model, diffusion, ds, report_path:Path, label:str, progress:bool, **kwargs)->dict:
-    "Bits/dim of `model` on data set `ds` (`bpd_dataset` with kwargs), printed, plotted next to the report; its section."
+
+def _bpd_section(
+    model, diffusion, ds, report_path: Path, label: str, progress: bool, **kwargs
+) -> dict:
+    """Bits/dim of `model` on data set `ds` (`bpd_dataset` with kwargs), printed, plotted next to
+    the report; its section."""
     t0 = time.time()
     r = bpd_dataset(model, diffusion, ds, progress=progress, **kwargs)
     secs = time.time() - t0
     var, clip = kwargs['var'], kwargs['clip']
     sem = f' ± {r["sem"]:.4f}' if r['sem'] is not None else ''
-    print(f'bits/dim on {label} (n={r["n"]}, T={diffusion.T}, var={var}, clip={clip}): {r["mean"]:.4f}{sem} (± standard error)')
-    print(f'  L_T {r["prior_mean"]:.2e}   L_0 {r["terms_mean"][0]:.4f}   sum of L_t-1 {r["terms_mean"][1:].sum():.4f}   ({secs:.0f} s)')
+    print(
+        f'bits/dim on {label} (n={r["n"]}, T={diffusion.T}, var={var}, clip={clip}): '
+        f'{r["mean"]:.4f}{sem} (± standard error)'
+    )
+    print(
+        f'  L_T {r["prior_mean"]:.2e}   L_0 {r["terms_mean"][0]:.4f}   sum of L_t-1 '
+        f'{r["terms_mean"][1:].sum():.4f}   ({secs:.0f} s)'
+    )
     plot = report_path.with_name(report_path.stem + '_bpd.png')
     plot_bpd(r, plot, title=f'{label}: {r["mean"]:.3f}{sem} bits/dim')
-    return dict(mean=r['mean'], sem=r['sem'], n=r['n'], split=label.rsplit(' ', 1)[-1], T=diffusion.T, var=var, clip=clip,
-                prior_mean=r['prior_mean'], L0_mean=r['terms_mean'][0].item(), terms_mean=r['terms_mean'].tolist(),
-                mse_mean=r['mse_mean'].tolist(), total=r['total'].tolist(), seconds=round(secs, 1), plot=str(plot))
+    return dict(
+        mean=r['mean'],
+        sem=r['sem'],
+        n=r['n'],
+        split=label.rsplit(' ', 1)[-1],
+        T=diffusion.T,
+        var=var,
+        clip=clip,
+        prior_mean=r['prior_mean'],
+        L0_mean=r['terms_mean'][0].item(),
+        terms_mean=r['terms_mean'].tolist(),
+        mse_mean=r['mse_mean'].tolist(),
+        total=r['total'].tolist(),
+        seconds=round(secs, 1),
+        plot=str(plot),
+    )
 
 # %% ../nbs/11_evaluation.ipynb #3598700e
 @dataclass
 class EvalSpec:
-    "What `evaluate_run` measures, on which data, and where it writes; the samples' options are a SamplingSpec."
-    bpd:bool|None = None     # bits/dim: True requires it, False skips it, None: when the run has a bound (not flow)
-    quality:bool = True      # draw samples and score them
-    split:str = 'test'       # split for bits/dim: test or train
-    n:int|None = None        # images for bits/dim (None: the whole split)
-    n_samples:int = 500      # samples for the quality scores
-    var:str|None = None      # reverse variance for the bound (None: the run's learned one, else fixedlarge)
-    clip:bool = True         # clip x̂_0 in the bound (Ho et al. clip)
-    batch_size:int = 64      # images per bits/dim batch
-    seed:int = 0             # picks the bits/dim subset and draws x_t, the samples and the real-data subsets
-    dataset:str|None = None  # evaluate on another data set of the same image shape (None: the run's)
-    data_dir:str|None = None # where torchvision data sets are (None: the run's)
-    out:object = None        # report file, .json (None: RUN/eval.json); the plot goes next to it
-    device:str = 'auto'      # auto, cpu, cuda, mps
-    progress:bool = True     # progress bars
-    sampling:SamplingSpec = field(default_factory=SamplingSpec)   # sampler, steps, eta of the quality samples
+    """What `evaluate_run` measures, on which data, and where it writes; the samples' options are a
+    SamplingSpec."""
 
-SAMPLING_OPTIONS = ('sampler', 'steps', 'eta')   # options of `evaluate_run` that go into EvalSpec.sampling
+    bpd: bool | None = (
+        # bits/dim: True requires it, False skips it, None: when the run has a bound (not flow)
+        None
+    )
+    quality: bool = True  # draw samples and score them
+    split: str = 'test'  # split for bits/dim: test or train
+    n: int | None = None  # images for bits/dim (None: the whole split)
+    n_samples: int = 500  # samples for the quality scores
+    var: str | None = (
+        None  # reverse variance for the bound (None: the run's learned one, else fixedlarge)
+    )
+    clip: bool = True  # clip x̂_0 in the bound (Ho et al. clip)
+    batch_size: int = 64  # images per bits/dim batch
+    seed: int = 0  # picks the bits/dim subset and draws x_t, the samples and the real-data subsets
+    dataset: str | None = (
+        None  # evaluate on another data set of the same image shape (None: the run's)
+    )
+    data_dir: str | None = None  # where torchvision data sets are (None: the run's)
+    out: object = None  # report file, .json (None: RUN/eval.json); the plot goes next to it
+    device: str = 'auto'  # auto, cpu, cuda, mps
+    progress: bool = True  # progress bars
+    sampling: SamplingSpec = field(
+        default_factory=SamplingSpec
+    )  # sampler, steps, eta of the quality samples
 
-def eval_spec(spec:EvalSpec=None, # the spec to start from (None: the defaults)
-              **options,          # EvalSpec fields, and sampler, steps, eta for its sampling spec
-             )->EvalSpec:         # a new spec
+
+SAMPLING_OPTIONS = (
+    'sampler',
+    'steps',
+    'eta',
+)  # options of `evaluate_run` that go into EvalSpec.sampling
+
+
+def eval_spec(
+    spec: EvalSpec = None,  # the spec to start from (None: the defaults)
+    **options,  # EvalSpec fields, and sampler, steps, eta for its sampling spec
+) -> EvalSpec:  # a new spec
     "`spec` with `options` replacing its fields; sampler, steps and eta go into its sampling spec."
     spec = spec or EvalSpec()
-    sampling = sampling_spec(options.pop('sampling', spec.sampling),
-                             **{k: options.pop(k) for k in SAMPLING_OPTIONS if k in options})
+    sampling = sampling_spec(
+        options.pop('sampling', spec.sampling),
+        **{k: options.pop(k) for k in SAMPLING_OPTIONS if k in options},
+    )
     unknown = sorted(set(options) - {f.name for f in fields(EvalSpec)})
     if unknown:
-        raise TypeError(f'unknown evaluation option(s) {unknown}; an EvalSpec has '
-                        f'{", ".join(f.name for f in fields(EvalSpec))}, {", ".join(SAMPLING_OPTIONS)}')
+        raise TypeError(
+            f'unknown evaluation option(s) {unknown}; an EvalSpec has '
+            f'{", ".join(f.name for f in fields(EvalSpec))}, {", ".join(SAMPLING_OPTIONS)}'
+        )
     return replace(spec, sampling=sampling, **options)
 
 # %% ../nbs/11_evaluation.ipynb #f4fa4d5d
-def _bpd_report(model, diffusion, cfg, s:EvalSpec, report_path:Path)->dict:
+def _bpd_report(model, diffusion, cfg, s: EvalSpec, report_path: Path) -> dict:
     "The bits/dim section of `evaluate_run`'s report."
     name, dev = s.dataset or cfg.dataset, resolve_device(s.device)
-    var = s.var or ('learned_range' if cfg.var == 'learned_range' else 'fixedlarge')   # a learned one is the model's
-    ds = get_dataset(name, s.split, image_size=cfg.image_size, data_dir=s.data_dir or cfg.data_dir, hflip=False)
-    seeded_subset(len(ds), s.n, s.seed)                                 # n larger than the split: fail now
-    return _bpd_section(model, diffusion, ds, report_path, f'{name} {s.split}', s.progress, n=s.n,
-                        batch_size=s.batch_size, seed=s.seed, pred=cfg.pred, var=var, clip=s.clip, device=dev)
+    var = s.var or (
+        'learned_range' if cfg.var == 'learned_range' else 'fixedlarge'
+    )  # a learned one is the model's
+    ds = get_dataset(
+        name, s.split, image_size=cfg.image_size, data_dir=s.data_dir or cfg.data_dir, hflip=False
+    )
+    seeded_subset(len(ds), s.n, s.seed)  # n larger than the split: fail now
+    return _bpd_section(
+        model,
+        diffusion,
+        ds,
+        report_path,
+        f'{name} {s.split}',
+        s.progress,
+        n=s.n,
+        batch_size=s.batch_size,
+        seed=s.seed,
+        pred=cfg.pred,
+        var=var,
+        clip=s.clip,
+        device=dev,
+    )
 
-def _quality_report(model, diffusion, cfg, s:EvalSpec, sampling:SamplingSpec)->dict:
-    "The sample-quality section of `evaluate_run`'s report: `s.n_samples` samples by `sampling`, scored."
+
+def _quality_report(model, diffusion, cfg, s: EvalSpec, sampling: SamplingSpec) -> dict:
+    """The sample-quality section of `evaluate_run`'s report: `s.n_samples` samples by `sampling`,
+    scored."""
     t0, dev = time.time(), resolve_device(s.device)
     C, S = model.cfg.in_channels, model.cfg.resolution
-    x = sample_run(model, diffusion, cfg, (s.n_samples, C, S, S), sampling, seed=s.seed, device=dev,
-                   batch_size=256, progress=s.progress)
+    x = sample_run(
+        model,
+        diffusion,
+        cfg,
+        (s.n_samples, C, S, S),
+        sampling,
+        seed=s.seed,
+        device=dev,
+        batch_size=256,
+        progress=s.progress,
+    )
     q = sample_quality(x, s.dataset or cfg.dataset, s.data_dir or cfg.data_dir, dev, s.seed)
     steps = sampling.steps or diffusion.T
     _print_quality(q, sampling.sampler, steps)
-    return dict(q, sampler=sampling.sampler, steps=steps, eta=sampling.eta, seconds=round(time.time() - t0, 1))
+    return dict(
+        q,
+        sampler=sampling.sampler,
+        steps=steps,
+        eta=sampling.eta,
+        seconds=round(time.time() - t0, 1),
+    )
 
 # %% ../nbs/11_evaluation.ipynb #3598700f
-def evaluate_run(run,           # run directory written by ddpm_train
-                 spec=None,     # an EvalSpec (None: the defaults)
-                 **options,     # EvalSpec fields to set, and sampler, steps, eta
-                )->dict:        # the report, as written to `out`
-    "Evaluate a trained run: bits/dim (exact sum over all T steps) and sample quality, printed and written as JSON."
+def evaluate_run(
+    run,  # run directory written by ddpm_train
+    spec=None,  # an EvalSpec (None: the defaults)
+    **options,  # EvalSpec fields to set, and sampler, steps, eta
+) -> dict:  # the report, as written to `out`
+    """Evaluate a trained run: bits/dim (exact sum over all T steps) and sample quality, printed and
+    written as JSON."""
     s = eval_spec(spec, **options)
     if s.split not in ('train', 'test'):
         raise ValueError(f'--split must be train or test, got {s.split!r}')
     if s.var is not None and s.var not in VARS:
         raise ValueError(f'unknown --var {s.var!r}; choose one of {", ".join(VARS)}')
     dev = resolve_device(s.device)
-    model, diffusion, cfg = load_run(run, device=dev)               # fails fast on a missing or broken run
+    model, diffusion, cfg = load_run(run, device=dev)  # fails fast on a missing or broken run
     flow = cfg.objective == 'flow'
     if s.bpd and flow:
-        raise ValueError(f"--bpd: {run} is a flow-matching run (objective 'flow'); bits/dim is DDPM's variational "
-                         "bound over its T Gaussian steps, which a flow model does not have — use --quality (an "
-                         "ODE likelihood needs a divergence integral, as in 16_score)")
+        raise ValueError(
+            f"--bpd: {run} is a flow-matching run (objective 'flow'); bits/dim is DDPM's "
+            f"variational "
+            "bound over its T Gaussian steps, which a flow model does not have — use --quality (an "
+            "ODE likelihood needs a divergence integral, as in 16_score)"
+        )
     report_path = _report_path(run, s.out)
     name, data_dir = s.dataset or cfg.dataset, s.data_dir or cfg.data_dir
     _check_eval_data(name, cfg.image_size, model)

@@ -20,159 +20,336 @@ from .likelihood import bpd_dataset
 from .judge import digits_quality, digits_classifier
 
 # %% ../nbs/12_ablations.ipynb #ab000007
-ABLATIONS = {   # Ho et al. Table 2 (IS, FID on CIFAR-10) and Table 1 (NLL, bits/dim); '–' = unstable in the paper
-    'a': dict(pred='mu', loss='vlb', var='learned_range', objective='μ̃ prediction, L, learned diagonal Σ',
-              paper=dict(IS='7.28±0.10', FID='23.69', NLL='')),
-    'b': dict(pred='mu', loss='vlb', var='fixedlarge', objective='μ̃ prediction, L, fixed isotropic Σ',
-              paper=dict(IS='8.06±0.09', FID='13.22', NLL='')),
-    'c': dict(pred='mu', loss='simple', var='fixedlarge', objective='μ̃ prediction, ‖μ̃ − μ̃_θ‖²',
-              paper=dict(IS='–', FID='–', NLL='')),
-    'd': dict(pred='eps', loss='vlb', var='learned_range', objective='ε prediction, L, learned diagonal Σ',
-              paper=dict(IS='–', FID='–', NLL='')),
-    'e': dict(pred='eps', loss='vlb', var='fixedlarge', objective='ε prediction, L, fixed isotropic Σ',
-              paper=dict(IS='7.67±0.13', FID='13.51', NLL='≤ 3.70')),
-    'f': dict(pred='eps', loss='simple', var='fixedlarge', objective='ε prediction, ‖ε − ε_θ‖² (L_simple)',
-              paper=dict(IS='9.46±0.11', FID='3.17', NLL='≤ 3.75')),
+# Ho et al. Table 2 (IS, FID on CIFAR-10) and Table 1 (NLL, bits/dim); '–' = unstable in the paper
+ABLATIONS = {
+    'a': dict(
+        pred='mu',
+        loss='vlb',
+        var='learned_range',
+        objective='μ̃ prediction, L, learned diagonal Σ',
+        paper=dict(IS='7.28±0.10', FID='23.69', NLL=''),
+    ),
+    'b': dict(
+        pred='mu',
+        loss='vlb',
+        var='fixedlarge',
+        objective='μ̃ prediction, L, fixed isotropic Σ',
+        paper=dict(IS='8.06±0.09', FID='13.22', NLL=''),
+    ),
+    'c': dict(
+        pred='mu',
+        loss='simple',
+        var='fixedlarge',
+        objective='μ̃ prediction, ‖μ̃ − μ̃_θ‖²',
+        paper=dict(IS='–', FID='–', NLL=''),
+    ),
+    'd': dict(
+        pred='eps',
+        loss='vlb',
+        var='learned_range',
+        objective='ε prediction, L, learned diagonal Σ',
+        paper=dict(IS='–', FID='–', NLL=''),
+    ),
+    'e': dict(
+        pred='eps',
+        loss='vlb',
+        var='fixedlarge',
+        objective='ε prediction, L, fixed isotropic Σ',
+        paper=dict(IS='7.67±0.13', FID='13.51', NLL='≤ 3.70'),
+    ),
+    'f': dict(
+        pred='eps',
+        loss='simple',
+        var='fixedlarge',
+        objective='ε prediction, ‖ε − ε_θ‖² (L_simple)',
+        paper=dict(IS='9.46±0.11', FID='3.17', NLL='≤ 3.75'),
+    ),
 }
 
-def _row(row:str)->dict:
-    if row not in ABLATIONS: raise ValueError(f'unknown ablation row {row!r}; choose one of {", ".join(ABLATIONS)}')
+
+def _row(row: str) -> dict:
+    if row not in ABLATIONS:
+        raise ValueError(f'unknown ablation row {row!r}; choose one of {", ".join(ABLATIONS)}')
     return ABLATIONS[row]
 
-def ablation_config(row:str,     # a key of ABLATIONS, 'a'..'f'
-                    **overrides, # other TrainConfig fields (e.g. steps), the same for every row
-                   )->TrainConfig:
+
+def ablation_config(
+    row: str,  # a key of ABLATIONS, 'a'..'f'
+    **overrides,  # other TrainConfig fields (e.g. steps), the same for every row
+) -> TrainConfig:
     "The digits recipe with only the objective of Table-2 row `row` changed: pred, loss and var."
     r = _row(row)
     return recipe('digits', pred=r['pred'], loss=r['loss'], var=r['var'], **overrides)
 
-def ablation_flags(row:str, **overrides)->list:
-    "The `ddpm_train` arguments that train the same configuration as `ablation_config(row, **overrides)`."
+
+def ablation_flags(row: str, **overrides) -> list:
+    """The `ddpm_train` arguments that train the same configuration as `ablation_config(row,
+    **overrides)`."""
     r = _row(row)
     return config_argv(dict(pred=r['pred'], loss=r['loss'], var=r['var'], **overrides))
 
 # %% ../nbs/12_ablations.ipynb #ab000013
-def bound_var(cfg:TrainConfig)->str:
-    "The reverse variance the bound is evaluated with: the learned one, else Ho et al.'s fixed σ_t² = β_t."
+def bound_var(cfg: TrainConfig) -> str:
+    """The reverse variance the bound is evaluated with: the learned one, else Ho et al.'s fixed
+    σ_t² = β_t."""
     return 'learned_range' if cfg.var == 'learned_range' else 'fixedlarge'
 
-def train_summary(run)->dict:
-    "Steps, wall-clock seconds, last logged loss and skipped steps of a run, from its metrics.jsonl."
-    rows = [json.loads(l) for l in (Path(run)/'metrics.jsonl').read_text().splitlines() if l.strip()]
-    if not rows: raise ValueError(f'{run}: metrics.jsonl is empty; has the run started?')
+
+def train_summary(run) -> dict:
+    """Steps, wall-clock seconds, last logged loss and skipped steps of a run, from its
+    metrics.jsonl."""
+    rows = [
+        json.loads(l) for l in (Path(run) / 'metrics.jsonl').read_text().splitlines() if l.strip()
+    ]
+    if not rows:
+        raise ValueError(f'{run}: metrics.jsonl is empty; has the run started?')
     last = rows[-1]
-    return dict(steps=last['step'], seconds=last['elapsed_s'], final_loss=last['loss'], skipped=last['skipped'],
-                losses=[r['loss'] for r in rows])
+    return dict(
+        steps=last['step'],
+        seconds=last['elapsed_s'],
+        final_loss=last['loss'],
+        skipped=last['skipped'],
+        losses=[r['loss'] for r in rows],
+    )
 
 # %% ../nbs/12_ablations.ipynb #ab000014
-def evaluate_run(run,                # a run directory written by ddpm_train / train
-                 n_bpd:int=32,       # test digits for the exact bound (the same seeded subset for every run)
-                 n_samples:int=256,  # samples for the quality scores
-                 steps:int=100,      # DDIM steps for the samples
-                 eta:float=0.0,      # DDIM noise (0: deterministic)
-                 seed:int=0,         # picks the subset, draws x_t for the bound, and the sampler's noise
-                 clf=None,           # digits classifier (default: `digits_classifier()`)
-                 batch_t:int=None,   # steps per forward pass in the bound (see `bits_per_dim`)
-                )->dict:             # config, bpd, quality, train: all JSON-able
-    "Exact bits/dim (all T steps) on a fixed test subset and DDIM sample quality of one trained run."
+def evaluate_run(
+    run,  # a run directory written by ddpm_train / train
+    n_bpd: int = 32,  # test digits for the exact bound (the same seeded subset for every run)
+    n_samples: int = 256,  # samples for the quality scores
+    steps: int = 100,  # DDIM steps for the samples
+    eta: float = 0.0,  # DDIM noise (0: deterministic)
+    seed: int = 0,  # picks the subset, draws x_t for the bound, and the sampler's noise
+    clf=None,  # digits classifier (default: `digits_classifier()`)
+    batch_t: int = None,  # steps per forward pass in the bound (see `bits_per_dim`)
+) -> dict:  # config, bpd, quality, train: all JSON-able
+    """Exact bits/dim (all T steps) on a fixed test subset and DDIM sample quality of one trained
+    run."""
     model, diffusion, cfg = load_run(run)
     var = bound_var(cfg)
     t0 = time.time()
-    r = bpd_dataset(model, diffusion, get_dataset('digits', 'test'), n=n_bpd, batch_size=n_bpd, seed=seed,
-                    pred=cfg.pred, var=var, batch_t=batch_t)
-    bpd = dict(mean=r['mean'], sem=r['sem'], n=r['n'], var=var, L0=r['terms_mean'][0].item(), prior=r['prior_mean'],
-               rate=r['terms_mean'][1:].sum().item(), index=r['index'].tolist(), seconds=round(time.time() - t0, 1))
+    r = bpd_dataset(
+        model,
+        diffusion,
+        get_dataset('digits', 'test'),
+        n=n_bpd,
+        batch_size=n_bpd,
+        seed=seed,
+        pred=cfg.pred,
+        var=var,
+        batch_t=batch_t,
+    )
+    bpd = dict(
+        mean=r['mean'],
+        sem=r['sem'],
+        n=r['n'],
+        var=var,
+        L0=r['terms_mean'][0].item(),
+        prior=r['prior_mean'],
+        rate=r['terms_mean'][1:].sum().item(),
+        index=r['index'].tolist(),
+        seconds=round(time.time() - t0, 1),
+    )
     t0 = time.time()
-    x = sample(model, diffusion, (n_samples, 1, 16, 16), sampler='ddim', steps=steps, eta=eta, pred=cfg.pred,
-               var=cfg.var, seed=seed, batch_size=256)
+    x = sample(
+        model,
+        diffusion,
+        (n_samples, 1, 16, 16),
+        sampler='ddim',
+        steps=steps,
+        eta=eta,
+        pred=cfg.pred,
+        var=cfg.var,
+        seed=seed,
+        batch_size=256,
+    )
     q = digits_quality(x, clf or digits_classifier(), seed=seed)
-    quality = dict(sampler='ddim', steps=steps, eta=eta, n=n_samples, fdd=q['samples']['fdd'],
-                   confidence=q['samples']['confidence'], confident_frac=q['samples']['confident_frac'],
-                   class_entropy=q['samples']['class_entropy'], real_fdd=q['real']['fdd'], real_fdd_std=q['real']['fdd_std'],
-                   noise_fdd=q['noise']['fdd'], seconds=round(time.time() - t0, 1))
-    return dict(config=dict(pred=cfg.pred, loss=cfg.loss, var=cfg.var, steps=cfg.steps, batch_size=cfg.batch_size,
-                            seed=cfg.seed, T=cfg.T), bpd=bpd, quality=quality, train=train_summary(run))
+    quality = dict(
+        sampler='ddim',
+        steps=steps,
+        eta=eta,
+        n=n_samples,
+        fdd=q['samples']['fdd'],
+        confidence=q['samples']['confidence'],
+        confident_frac=q['samples']['confident_frac'],
+        class_entropy=q['samples']['class_entropy'],
+        real_fdd=q['real']['fdd'],
+        real_fdd_std=q['real']['fdd_std'],
+        noise_fdd=q['noise']['fdd'],
+        seconds=round(time.time() - t0, 1),
+    )
+    return dict(
+        config=dict(
+            pred=cfg.pred,
+            loss=cfg.loss,
+            var=cfg.var,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            T=cfg.T,
+        ),
+        bpd=bpd,
+        quality=quality,
+        train=train_summary(run),
+    )
 
 # %% ../nbs/12_ablations.ipynb #ab000027
-def _pm(m, s, f='{:.3f}'): return (f.format(m) + (f' ± {f.format(s)}' if s is not None else ''))
-def _cpu(tr:dict)->str: return f'{tr["cpu_seconds"]:.0f}' if tr.get('cpu_seconds') else '–'
+def _pm(m, s, f='{:.3f}'):
+    return f.format(m) + (f' ± {f.format(s)}' if s is not None else '')
 
-def ablation_markdown(res:dict)->str:
+
+def _cpu(tr: dict) -> str:
+    return f'{tr["cpu_seconds"]:.0f}' if tr.get('cpu_seconds') else '–'
+
+
+def ablation_markdown(res: dict) -> str:
     "The Markdown ablation table of a results dict as saved in results/ablations_digits.json."
-    head = ('| row | objective | `ddpm_train` flags | bits/dim (test, n={n}) | FDD ↓ | confidence | train CPU s | '
-            'paper IS | paper FID | paper NLL |\n|---|---|---|---|---|---|---|---|---|---|')
+    head = (
+        '| row | objective | `ddpm_train` flags | bits/dim (test, n={n}) | FDD ↓ | confidence | '
+        'train CPU s | '
+        'paper IS | paper FID | paper NLL |\n|---|---|---|---|---|---|---|---|---|---|'
+    )
     lines = [head.format(n=next(iter(res['rows'].values()))['bpd']['n'])]
     for row, r in res['rows'].items():
         a, b, q = ABLATIONS[row], r['bpd'], r['quality']
         flags = ' '.join(ablation_flags(row))
-        lines.append(f'| ({row}) | {a["objective"]} | `{flags}` | {_pm(b["mean"], b["sem"])} | {q["fdd"]:.1f} | '
-                     f'{q["confidence"]:.3f} | {_cpu(r["train"])} | {a["paper"]["IS"]} | {a["paper"]["FID"]} | '
-                     f'{a["paper"]["NLL"] or "–"} |')
+        lines.append(
+            f'| ({row}) | {a["objective"]} | `{flags}` | {_pm(b["mean"], b["sem"])} | '
+            f'{q["fdd"]:.1f} | '
+            f'{q["confidence"]:.3f} | {_cpu(r["train"])} | {a["paper"]["IS"]} | '
+            f'{a["paper"]["FID"]} | '
+            f'{a["paper"]["NLL"] or "–"} |'
+        )
     return '\n'.join(lines)
 
-def ddim_markdown(sweep:list)->str:
-    "The Markdown table of a DDIM sweep: FDD and confidence per number of steps (and sample size), one column pair per η."
+
+def ddim_markdown(sweep: list) -> str:
+    """The Markdown table of a DDIM sweep: FDD and confidence per number of steps (and sample size),
+    one column pair per η."""
     etas, rows = sorted({p['eta'] for p in sweep}), sorted({(-p['n'], p['steps']) for p in sweep})
-    at, many_n = {(p['eta'], p['steps'], p['n']): p for p in sweep}, len({p['n'] for p in sweep}) > 1
+    at, many_n = (
+        {(p['eta'], p['steps'], p['n']): p for p in sweep},
+        len({p['n'] for p in sweep}) > 1,
+    )
     cell = lambda p: f'{p["fdd"]:.2f} | {p["confidence"]:.3f}' if p else '– | –'
-    lines = [('| steps | n ' if many_n else '| steps ') + ''.join(f'| FDD η={e:g} | confidence η={e:g} ' for e in etas) + '|',
-             '|---|' + ('---|' if many_n else '') + '---|---|' * len(etas)]
+    lines = [
+        ('| steps | n ' if many_n else '| steps ')
+        + ''.join(f'| FDD η={e:g} | confidence η={e:g} ' for e in etas)
+        + '|',
+        '|---|' + ('---|' if many_n else '') + '---|---|' * len(etas),
+    ]
     for mn, k in rows:
-        lines.append(f'| {k} | ' + (f'{-mn} | ' if many_n else '') + ' | '.join(cell(at.get((e, k, -mn))) for e in etas) + ' |')
+        lines.append(
+            f'| {k} | '
+            + (f'{-mn} | ' if many_n else '')
+            + ' | '.join(cell(at.get((e, k, -mn))) for e in etas)
+            + ' |'
+        )
     return '\n'.join(lines)
 
 # %% ../nbs/12_ablations.ipynb #ab000025
-def ddim_sweep(model, diffusion, cfg:TrainConfig, # a trained run, as `load_run` returns it
-               steps=(10, 20, 50, 100, 1000),     # DDIM step counts
-               etas=(0.0, 1.0),                   # DDIM noise levels
-               n:int=256,                         # samples per point
-               seed:int=0,                        # the same x_T and noise stream for every point
-               clf=None,                          # digits classifier (default: `digits_classifier()`)
-               log=print,                         # progress messages (one line per point)
-              )->list:                            # one dict per (eta, steps): eta, steps, fdd, confidence, ..., seconds
+def ddim_sweep(
+    model,
+    diffusion,
+    cfg: TrainConfig,  # a trained run, as `load_run` returns it
+    steps=(10, 20, 50, 100, 1000),  # DDIM step counts
+    etas=(0.0, 1.0),  # DDIM noise levels
+    n: int = 256,  # samples per point
+    seed: int = 0,  # the same x_T and noise stream for every point
+    clf=None,  # digits classifier (default: `digits_classifier()`)
+    log=print,  # progress messages (one line per point)
+) -> list:  # one dict per (eta, steps): eta, steps, fdd, confidence, ..., seconds
     "Digits sample quality of one model as a function of the number of DDIM steps, for each η."
     clf, out = clf or digits_classifier(), []
     for eta in etas:
         for k in steps:
             t0 = time.time()
-            x = sample(model, diffusion, (n, 1, 16, 16), sampler='ddim', steps=k, eta=eta, pred=cfg.pred, var=cfg.var,
-                       seed=seed, batch_size=256)
+            x = sample(
+                model,
+                diffusion,
+                (n, 1, 16, 16),
+                sampler='ddim',
+                steps=k,
+                eta=eta,
+                pred=cfg.pred,
+                var=cfg.var,
+                seed=seed,
+                batch_size=256,
+            )
             q = digits_quality(x, clf, seed=seed)
-            out.append(dict(eta=eta, steps=k, n=n, fdd=q['samples']['fdd'], confidence=q['samples']['confidence'],
-                            confident_frac=q['samples']['confident_frac'], class_entropy=q['samples']['class_entropy'],
-                            real_fdd=q['real']['fdd'], noise_fdd=q['noise']['fdd'], seconds=round(time.time() - t0, 1)))
-            log(f'eta={eta} steps={k}: FDD {out[-1]["fdd"]:.2f}, confidence {out[-1]["confidence"]:.3f} ({out[-1]["seconds"]} s)')
+            out.append(
+                dict(
+                    eta=eta,
+                    steps=k,
+                    n=n,
+                    fdd=q['samples']['fdd'],
+                    confidence=q['samples']['confidence'],
+                    confident_frac=q['samples']['confident_frac'],
+                    class_entropy=q['samples']['class_entropy'],
+                    real_fdd=q['real']['fdd'],
+                    noise_fdd=q['noise']['fdd'],
+                    seconds=round(time.time() - t0, 1),
+                )
+            )
+            log(
+                f'eta={eta} steps={k}: FDD {out[-1]["fdd"]:.2f}, confidence '
+                f'{out[-1]["confidence"]:.3f} ({out[-1]["seconds"]} s)'
+            )
     return out
 
 # %% ../nbs/12_ablations.ipynb #ab000028
-def plot_ddim_steps(sweep:list,  # the result of `ddim_sweep`
-                    path=None,   # PNG to write atomically; None: just return the figure
-                    title:str='',# figure title
-                   ):
-    "Plot FDD and classifier confidence against the number of DDIM steps, one line per η (and sample size), with the real-data floor."
+def plot_ddim_steps(
+    sweep: list,  # the result of `ddim_sweep`
+    path=None,  # PNG to write atomically; None: just return the figure
+    title: str = '',  # figure title
+):
+    """Plot FDD and classifier confidence against the number of DDIM steps, one line per η (and
+    sample size), with the real-data floor."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import ScalarFormatter, NullLocator
+
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     etas, n_max = sorted({p['eta'] for p in sweep}), max(p['n'] for p in sweep)
     tag = (lambda n: f', n = {n}') if len({p['n'] for p in sweep}) > 1 else (lambda n: '')
     for n in sorted({p['n'] for p in sweep}, reverse=True):
         for eta in sorted({p['eta'] for p in sweep if p['n'] == n}):
-            pts = sorted((p for p in sweep if p['eta'] == eta and p['n'] == n), key=lambda p: p['steps'])
+            pts = sorted(
+                (p for p in sweep if p['eta'] == eta and p['n'] == n), key=lambda p: p['steps']
+            )
             for a, key in zip(ax, ('fdd', 'confidence')):
-                a.plot([p['steps'] for p in pts], [p[key] for p in pts], 'o-' if n == n_max else 's--',
-                       color=f'C{etas.index(eta)}', label=f'η = {eta:g}{tag(n)}')
+                a.plot(
+                    [p['steps'] for p in pts],
+                    [p[key] for p in pts],
+                    'o-' if n == n_max else 's--',
+                    color=f'C{etas.index(eta)}',
+                    label=f'η = {eta:g}{tag(n)}',
+                )
         floor = [p['real_fdd'] for p in sweep if p['n'] == n]
-        ax[0].axhline(sum(floor) / len(floor), color='gray', ls='--' if n == n_max else ':', lw=1,
-                      label=f'real digits{tag(n)}')
-    ax[0].set_yscale('log'); ax[0].set_ylabel('FDD (log)'); ax[1].set_ylabel('classifier confidence')
+        ax[0].axhline(
+            sum(floor) / len(floor),
+            color='gray',
+            ls='--' if n == n_max else ':',
+            lw=1,
+            label=f'real digits{tag(n)}',
+        )
+    ax[0].set_yscale('log')
+    ax[0].set_ylabel('FDD (log)')
+    ax[1].set_ylabel('classifier confidence')
     for a in ax:
-        a.set_xscale('log'); a.set_xticks(sorted({p['steps'] for p in sweep})); a.xaxis.set_minor_locator(NullLocator())
-        a.xaxis.set_major_formatter(ScalarFormatter()); a.set_xlabel('DDIM steps'); a.legend(fontsize=7)
-    ax[0].yaxis.set_major_formatter(ScalarFormatter()); ax[0].yaxis.set_minor_formatter(ScalarFormatter())
-    if title: fig.suptitle(title)
+        a.set_xscale('log')
+        a.set_xticks(sorted({p['steps'] for p in sweep}))
+        a.xaxis.set_minor_locator(NullLocator())
+        a.xaxis.set_major_formatter(ScalarFormatter())
+        a.set_xlabel('DDIM steps')
+        a.legend(fontsize=7)
+    ax[0].yaxis.set_major_formatter(ScalarFormatter())
+    ax[0].yaxis.set_minor_formatter(ScalarFormatter())
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=80)); plt.close(fig)
+        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=80))
+        plt.close(fig)
     return fig
 
 # %% ../nbs/25_guidance.ipynb #25b000e1
@@ -191,122 +368,240 @@ from .inpaint import repaint, sdedit, sdedit_steps, jump_schedule, reverse_moves
 # %% ../nbs/25_guidance.ipynb #25b00002
 GUIDANCE_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
 
-def _within_class_distance(x:Tensor, labels:Tensor, K:int)->float:
+
+def _within_class_distance(x: Tensor, labels: Tensor, K: int) -> float:
     "Mean pairwise L2 distance between images of the same label, averaged over the labels."
     return sum(torch.pdist(x[labels == k].flatten(1).double()).mean().item() for k in range(K)) / K
 
 # %% ../nbs/25_guidance.ipynb #25b00003
-def guidance_sweep(model,                    # a class-conditional digits network (num_classes > 0)
-                   diffusion:Diffusion,      # its schedule
-                   scales=GUIDANCE_SCALES,   # guidance scales s of (4)
-                   n_per_class:int=30,       # samples per class and scale
-                   sampler:str='ddim',       # the sampler and its steps
-                   steps:int=50,
-                   seed:int=0,               # the same starting noise for every scale
-                   clf=None,                 # the digits classifier; default `digits_classifier()`
-                  )->dict:                   # rows (one per scale) and the real-data references
-    "Accuracy of the requested class, FDD overall and per class, and diversity of guided digits, per guidance scale."
+def guidance_sweep(
+    model,  # a class-conditional digits network (num_classes > 0)
+    diffusion: Diffusion,  # its schedule
+    scales=GUIDANCE_SCALES,  # guidance scales s of (4)
+    n_per_class: int = 30,  # samples per class and scale
+    sampler: str = 'ddim',  # the sampler and its steps
+    steps: int = 50,
+    seed: int = 0,  # the same starting noise for every scale
+    clf=None,  # the digits classifier; default `digits_classifier()`
+) -> dict:  # rows (one per scale) and the real-data references
+    """Accuracy of the requested class, FDD overall and per class, and diversity of guided digits,
+    per guidance scale."""
     K, clf = num_classes_of(model), clf or digits_classifier()
     test = get_dataset('digits', 'test')
     xt, yt = test.get_batch(torch.arange(len(test))), test.labels
     ft = classifier_features(clf, xt)
     ref, ref_k = gaussian_stats(ft), [gaussian_stats(ft[yt == k]) for k in range(K)]
-    labels = torch.arange(K).repeat(n_per_class)                                          # 0..K-1 cycled
+    labels = torch.arange(K).repeat(n_per_class)  # 0..K-1 cycled
     C, S = model.cfg.in_channels, model.cfg.resolution
     rows = []
     for s in scales:
-        x = sample(model, diffusion, (len(labels), C, S, S), sampler, steps, labels=labels, guidance=s, seed=seed)
-        x = uint8_to_unit(to_uint8(x.cpu()))                                              # what a saved image keeps
+        x = sample(
+            model,
+            diffusion,
+            (len(labels), C, S, S),
+            sampler,
+            steps,
+            labels=labels,
+            guidance=s,
+            seed=seed,
+        )
+        x = uint8_to_unit(to_uint8(x.cpu()))  # what a saved image keeps
         f = classifier_features(clf, x)
-        with torch.no_grad(): pred = clf(x).argmax(1)
-        hist_k = [torch.bincount(pred[labels == k], minlength=K).double() / n_per_class for k in range(K)]
-        rows.append(dict(guidance=s, accuracy=(pred == labels).double().mean().item(),
-                         accuracy_per_class=[h[k].item() for k, h in enumerate(hist_k)],
-                         fdd=frechet_distance(*gaussian_stats(f), *ref),
-                         fdd_per_class=[frechet_distance(*gaussian_stats(f[labels == k]), *ref_k[k]) for k in range(K)],
-                         within_class_distance=_within_class_distance(x, labels, K),
-                         within_class_entropy=sum(entropy_bits(h) for h in hist_k) / K))
-    return dict(rows=rows, n_per_class=n_per_class, sampler=sampler, steps=steps, seed=seed,
-                real_within_class_distance=_within_class_distance(xt, yt, K))
+        with torch.no_grad():
+            pred = clf(x).argmax(1)
+        hist_k = [
+            torch.bincount(pred[labels == k], minlength=K).double() / n_per_class for k in range(K)
+        ]
+        rows.append(
+            dict(
+                guidance=s,
+                accuracy=(pred == labels).double().mean().item(),
+                accuracy_per_class=[h[k].item() for k, h in enumerate(hist_k)],
+                fdd=frechet_distance(*gaussian_stats(f), *ref),
+                fdd_per_class=[
+                    frechet_distance(*gaussian_stats(f[labels == k]), *ref_k[k]) for k in range(K)
+                ],
+                within_class_distance=_within_class_distance(x, labels, K),
+                within_class_entropy=sum(entropy_bits(h) for h in hist_k) / K,
+            )
+        )
+    return dict(
+        rows=rows,
+        n_per_class=n_per_class,
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        real_within_class_distance=_within_class_distance(xt, yt, K),
+    )
 
 # %% ../nbs/26_inpainting.ipynb #1a000046
 MASK_KINDS = ('top', 'left', 'random')
 
-def digit_masks(kind:str,   # one of MASK_KINDS: keep the top half, the left half, or a random half of the pixels
-                n:int,      # number of images
-                size:int=16,# image side
-                seed:int=0, # draws the random masks (one per image)
-               )->Tensor:   # (n, 1, size, size) float 0/1, 1 = keep
-    "The three inpainting tasks of the digits measurement: top half, left half or a random 50% of the pixels known."
-    if kind not in MASK_KINDS: raise ValueError(f'unknown mask {kind!r}; choose one of {", ".join(MASK_KINDS)}')
+
+def digit_masks(
+    # one of MASK_KINDS: keep the top half, the left half, or a random half of the pixels
+    kind: str,
+    n: int,  # number of images
+    size: int = 16,  # image side
+    seed: int = 0,  # draws the random masks (one per image)
+) -> Tensor:  # (n, 1, size, size) float 0/1, 1 = keep
+    """The three inpainting tasks of the digits measurement: top half, left half or a random 50% of
+    the pixels known."""
+    if kind not in MASK_KINDS:
+        raise ValueError(f'unknown mask {kind!r}; choose one of {", ".join(MASK_KINDS)}')
     m = torch.zeros(n, 1, size, size)
-    if kind == 'top': m[:, :, :size // 2] = 1
-    elif kind == 'left': m[..., :size // 2] = 1
-    else: m = (torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed)) < 0.5).float()
+    if kind == 'top':
+        m[:, :, : size // 2] = 1
+    elif kind == 'left':
+        m[..., : size // 2] = 1
+    else:
+        m = (
+            torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed)) < 0.5
+        ).float()
     return m
 
-def _accuracy(clf, x:Tensor, labels:Tensor)->float:
-    with torch.no_grad(): return (clf(x.float().cpu()).argmax(1) == labels).double().mean().item()
 
-def _hex(x:Tensor)->list:
+def _accuracy(clf, x: Tensor, labels: Tensor) -> float:
+    with torch.no_grad():
+        return (clf(x.float().cpu()).argmax(1) == labels).double().mean().item()
+
+
+def _hex(x: Tensor) -> list:
     "Images in [-1, 1] as one hex string of 8-bit pixels each, for a compact JSON record."
     from ddpm_nb.data import unit_to_uint8
+
     return [bytes(unit_to_uint8(v).flatten().tolist()).hex() for v in x.cpu()]
 
 # %% ../nbs/26_inpainting.ipynb #1a000049
-def inpainting_benchmark(model, diffusion, cfg, # a trained digits run, as `load_run` returns it
-                         x:Tensor,              # test digits (N, 1, 16, 16) in [-1, 1]
-                         labels:Tensor,         # their classes (N,)
-                         clf,                   # the digits classifier (`digits_classifier()`)
-                         resamples=(1, 5, 10),  # R values; R = 1 is naive replacement
-                         jump:int=2,            # j, in sampler steps
-                         sampler:str='ddim', steps:int=50, eta:float=1.0, # the sampler RePaint runs on
-                         seed:int=0,            # the same seed for every row
-                         n_show:int=6,          # completions kept for the figure, per mask
-                         log=print,             # one line per row
-                         on_row=None,           # called with the record so far after each row (e.g. to save it)
-                        )->dict:                # rows (mask, resample, accuracy, seconds, ...), baselines, examples
-    "Classifier accuracy of RePaint's completions of held-out digits vs their true labels, per mask and R, timed."
+def inpainting_benchmark(
+    model,
+    diffusion,
+    cfg,  # a trained digits run, as `load_run` returns it
+    x: Tensor,  # test digits (N, 1, 16, 16) in [-1, 1]
+    labels: Tensor,  # their classes (N,)
+    clf,  # the digits classifier (`digits_classifier()`)
+    resamples=(1, 5, 10),  # R values; R = 1 is naive replacement
+    jump: int = 2,  # j, in sampler steps
+    sampler: str = 'ddim',
+    steps: int = 50,
+    eta: float = 1.0,  # the sampler RePaint runs on
+    seed: int = 0,  # the same seed for every row
+    n_show: int = 6,  # completions kept for the figure, per mask
+    log=print,  # one line per row
+    on_row=None,  # called with the record so far after each row (e.g. to save it)
+) -> dict:  # rows (mask, resample, accuracy, seconds, ...), baselines, examples
+    """Classifier accuracy of RePaint's completions of held-out digits vs their true labels, per
+    mask and R, timed."""
     masks = {kind: digit_masks(kind, len(x), x.shape[-1], seed) for kind in MASK_KINDS}
-    res = dict(rows=[], true=_accuracy(clf, x, labels), n=len(x), seed=seed,
-               sampler=dict(sampler=sampler, steps=steps, eta=eta, jump=jump),
-               masked_only={k: _accuracy(clf, torch.where(m.bool(), x, torch.full_like(x, -1)), labels)   # filled = background
-                            for k, m in masks.items()},
-               examples={k: dict(input=_hex(x[:n_show]), mask=_hex(m[:n_show] * 2 - 1)) for k, m in masks.items()})
-    for R in resamples:                       # R outer: a stopped run still has every mask at the smaller R
+    res = dict(
+        rows=[],
+        true=_accuracy(clf, x, labels),
+        n=len(x),
+        seed=seed,
+        sampler=dict(sampler=sampler, steps=steps, eta=eta, jump=jump),
+        masked_only={
+            k: _accuracy(
+                clf, torch.where(m.bool(), x, torch.full_like(x, -1)), labels
+            )  # filled = background
+            for k, m in masks.items()
+        },
+        examples={
+            k: dict(input=_hex(x[:n_show]), mask=_hex(m[:n_show] * 2 - 1)) for k, m in masks.items()
+        },
+    )
+    for R in resamples:  # R outer: a stopped run still has every mask at the smaller R
         for kind, m in masks.items():
             t0, c0 = time.time(), time.process_time()
-            out = repaint(model, diffusion, x, m, resample=R, jump=jump, sampler=sampler, steps=steps, eta=eta,
-                          pred=cfg.pred, var=cfg.var, seed=seed)
+            out = repaint(
+                model,
+                diffusion,
+                x,
+                m,
+                resample=R,
+                jump=jump,
+                sampler=sampler,
+                steps=steps,
+                eta=eta,
+                pred=cfg.pred,
+                var=cfg.var,
+                seed=seed,
+            )
             keep = m.bool().expand_as(x)
-            row = dict(mask=kind, resample=R, jump=jump, accuracy=_accuracy(clf, out, labels),
-                       seconds=round(time.time() - t0, 1), cpu_seconds=round(time.process_time() - c0, 1),
-                       model_calls=reverse_moves(jump_schedule(steps, jump, R)),
-                       known_exact=bool(torch.equal(out[keep], x[keep])), load=round(os.getloadavg()[0], 1))
+            row = dict(
+                mask=kind,
+                resample=R,
+                jump=jump,
+                accuracy=_accuracy(clf, out, labels),
+                seconds=round(time.time() - t0, 1),
+                cpu_seconds=round(time.process_time() - c0, 1),
+                model_calls=reverse_moves(jump_schedule(steps, jump, R)),
+                known_exact=bool(torch.equal(out[keep], x[keep])),
+                load=round(os.getloadavg()[0], 1),
+            )
             res['rows'].append(row)
             res['examples'][kind][f'R={R}'] = _hex(out[:n_show])
-            log(f"{kind} R={R}: accuracy {row['accuracy']:.3f}, {row['seconds']} s, load {row['load']}")
-            if on_row is not None: on_row(res)
+            log(
+                f"{kind} R={R}: accuracy {row['accuracy']:.3f}, {row['seconds']} s, load "
+                f"{row['load']}"
+            )
+            if on_row is not None:
+                on_row(res)
     return res
 
-def sdedit_benchmark(model, diffusion, cfg, x:Tensor, labels:Tensor, clf, # as for `inpainting_benchmark`
-                     strengths=(0.0, 0.25, 0.5, 0.75, 1.0), sampler:str='ddim', steps:int=50, eta:float=1.0,
-                     seed:int=0, log=print)->list:
-    "Per SDEdit strength: how often the true class survives, RMS distance to the input ([0, 1] scale), time."
+
+def sdedit_benchmark(
+    model,
+    diffusion,
+    cfg,
+    x: Tensor,
+    labels: Tensor,
+    clf,  # as for `inpainting_benchmark`
+    strengths=(0.0, 0.25, 0.5, 0.75, 1.0),
+    sampler: str = 'ddim',
+    steps: int = 50,
+    eta: float = 1.0,
+    seed: int = 0,
+    log=print,
+) -> list:
+    """Per SDEdit strength: how often the true class survives, RMS distance to the input ([0, 1]
+    scale), time."""
     rows = []
     for s in strengths:
         t0 = time.time()
-        out = sdedit(model, diffusion, x, s, sampler=sampler, steps=steps, eta=eta, pred=cfg.pred, var=cfg.var, seed=seed)
-        rows.append(dict(strength=s, steps_run=sdedit_steps(steps, s), class_kept=_accuracy(clf, out, labels),
-                         rmse=((out - x) / 2).pow(2).mean().sqrt().item(), seconds=round(time.time() - t0, 1),
-                         load=round(os.getloadavg()[0], 1)))
+        out = sdedit(
+            model,
+            diffusion,
+            x,
+            s,
+            sampler=sampler,
+            steps=steps,
+            eta=eta,
+            pred=cfg.pred,
+            var=cfg.var,
+            seed=seed,
+        )
+        rows.append(
+            dict(
+                strength=s,
+                steps_run=sdedit_steps(steps, s),
+                class_kept=_accuracy(clf, out, labels),
+                rmse=((out - x) / 2).pow(2).mean().sqrt().item(),
+                seconds=round(time.time() - t0, 1),
+                load=round(os.getloadavg()[0], 1),
+            )
+        )
         log(f"strength {s}: class kept {rows[-1]['class_kept']:.3f}, rmse {rows[-1]['rmse']:.3f}")
     return rows
 
 # %% ../nbs/26_inpainting.ipynb #1a000052
-def inpainting_markdown(res:dict)->str:
-    "The Markdown table of results/inpainting_digits.json: accuracy per mask and R, with model calls and seconds."
-    head = '| mask | known only | ' + ' | '.join(f'R = {R}{" (naive)" if R == 1 else ""}' for R in _Rs(res)) + ' |'
+def inpainting_markdown(res: dict) -> str:
+    """The Markdown table of results/inpainting_digits.json: accuracy per mask and R, with model
+    calls and seconds."""
+    head = (
+        '| mask | known only | '
+        + ' | '.join(f'R = {R}{" (naive)" if R == 1 else ""}' for R in _Rs(res))
+        + ' |'
+    )
     lines = [head, '|' + '---|' * (2 + len(_Rs(res)))]
     for kind in MASK_KINDS:
         rows = sorted((r for r in res['rows'] if r['mask'] == kind), key=lambda r: r['resample'])
@@ -317,32 +612,53 @@ def inpainting_markdown(res:dict)->str:
     lines.append('| network calls | – | ' + ' | '.join(str(calls[R]) for R in _Rs(res)) + ' |')
     return '\n'.join(lines)
 
-def _Rs(res:dict)->list: return sorted({r['resample'] for r in res['rows']})
 
-def sdedit_markdown(rows:list)->str:
+def _Rs(res: dict) -> list:
+    return sorted({r['resample'] for r in res['rows']})
+
+
+def sdedit_markdown(rows: list) -> str:
     "The Markdown table of the SDEdit strength sweep."
-    lines = ['| strength | reverse steps run | true class kept | RMS distance to input | seconds |', '|---|---|---|---|---|']
-    lines += [f"| {r['strength']:g} | {r['steps_run']} | {r['class_kept']:.3f} | {r['rmse']:.3f} | {r['seconds']:.0f} |"
-              for r in rows]
+    lines = [
+        '| strength | reverse steps run | true class kept | RMS distance to input | seconds |',
+        '|---|---|---|---|---|',
+    ]
+    lines += [
+        f"| {r['strength']:g} | {r['steps_run']} | {r['class_kept']:.3f} | {r['rmse']:.3f} | "
+        f"{r['seconds']:.0f} |"
+        for r in rows
+    ]
     return '\n'.join(lines)
 
-def plot_inpainting(res:dict,   # the inpainting record (with `examples`)
-                    path=None,  # PNG to write; None: only return the figure
-                   ):
-    "Rows per mask: input, mask, then each R's completions, from the hex images stored in the record."
+
+def plot_inpainting(
+    res: dict,  # the inpainting record (with `examples`)
+    path=None,  # PNG to write; None: only return the figure
+):
+    """Rows per mask: input, mask, then each R's completions, from the hex images stored in the
+    record."""
     import matplotlib.pyplot as plt
     import numpy as np
+
     ex = res['examples']
     cols = ['input', 'mask'] + [f'R={R}' for R in _Rs(res)]
-    fig, axes = plt.subplots(len(ex), len(cols), figsize=(2.1 * len(cols), 0.75 * len(ex) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        len(ex), len(cols), figsize=(2.1 * len(cols), 0.75 * len(ex) + 0.3), squeeze=False
+    )
     for i, kind in enumerate(ex):
         for j, c in enumerate(cols):
-            if c not in ex[kind]: continue
-            imgs = [np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(16, 16) for h in ex[kind][c]]
+            if c not in ex[kind]:
+                continue
+            imgs = [
+                np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(16, 16) for h in ex[kind][c]
+            ]
             axes[i, j].imshow(np.concatenate(imgs, 1), cmap='gray', vmin=0, vmax=255)
-            axes[i, j].set_xticks([]); axes[i, j].set_yticks([])
-            if i == 0: axes[i, j].set_title('R=1 (naive)' if c == 'R=1' else c, fontsize=8)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if i == 0:
+                axes[i, j].set_title('R=1 (naive)' if c == 'R=1' else c, fontsize=8)
         axes[i, 0].set_ylabel(kind, fontsize=8)
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=80)
+    if path is not None:
+        fig.savefig(path, dpi=80)
     return fig

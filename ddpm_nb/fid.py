@@ -18,55 +18,94 @@ from .sample import to_uint8
 from .likelihood import seeded_subset
 
 # %% ../nbs/11_cifar10_fid.ipynb #84a0a048
-def gaussian_stats(feats:Tensor, # (N, F) features, N >= 2
-                  )->tuple:      # mean (F,), covariance (F, F), float64
+def gaussian_stats(
+    feats: Tensor,  # (N, F) features, N >= 2
+) -> tuple:  # mean (F,), covariance (F, F), float64
     "Mean and unbiased covariance of a set of feature vectors."
-    if feats.ndim != 2 or len(feats) < 2: raise ValueError(f'need features (N, F) with N >= 2, got shape {tuple(feats.shape)}')
+    if feats.ndim != 2 or len(feats) < 2:
+        raise ValueError(f'need features (N, F) with N >= 2, got shape {tuple(feats.shape)}')
     f = feats.detach().double().cpu()
     mu = f.mean(0)
     fc = f - mu
     return mu, fc.T @ fc / (len(f) - 1)
 
-def frechet_distance(mu1:Tensor, sigma1:Tensor, # mean (F,) and covariance (F, F) of the first Gaussian
-                     mu2:Tensor, sigma2:Tensor, # and of the second
-                    )->float:                   # squared 2-Wasserstein distance between the Gaussians (eq. 1)
-    "Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), with the trace of the square root by eq. 2."
-    mu1, sigma1, mu2, sigma2 = (torch.as_tensor(a, dtype=torch.float64) for a in (mu1, sigma1, mu2, sigma2))
-    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
-        raise ValueError(f'shapes do not match: means {tuple(mu1.shape)}, {tuple(mu2.shape)}; covariances {tuple(sigma1.shape)}, {tuple(sigma2.shape)}')
+
+def frechet_distance(
+    mu1: Tensor,
+    sigma1: Tensor,  # mean (F,) and covariance (F, F) of the first Gaussian
+    mu2: Tensor,
+    sigma2: Tensor,  # and of the second
+) -> float:  # squared 2-Wasserstein distance between the Gaussians (eq. 1)
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), with the trace of the square root
+    by eq. 2."""
+    mu1, sigma1, mu2, sigma2 = (
+        torch.as_tensor(a, dtype=torch.float64) for a in (mu1, sigma1, mu2, sigma2)
+    )
+    if (
+        mu1.shape != mu2.shape
+        or sigma1.shape != sigma2.shape
+        or sigma1.shape != (len(mu1), len(mu1))
+    ):
+        raise ValueError(
+            f'shapes do not match: means {tuple(mu1.shape)}, {tuple(mu2.shape)}; covariances '
+            f'{tuple(sigma1.shape)}, {tuple(sigma2.shape)}'
+        )
     w, V = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
-    root1 = (V * w.clamp(min=0).sqrt()) @ V.T                              # Σ1^{1/2}
-    lam = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0)       # eq. 2
-    return (((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * lam.sqrt().sum()).item()
+    root1 = (V * w.clamp(min=0).sqrt()) @ V.T  # Σ1^{1/2}
+    lam = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0)  # eq. 2
+    return (
+        ((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * lam.sqrt().sum()
+    ).item()
 
 # %% ../nbs/11_cifar10_fid.ipynb #01e1f9ed
-INCEPTION_URL = 'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth'
+INCEPTION_URL = (
+    'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/'
+    'weights-inception-2015-12-05-6726825d.pth'
+)
+
 
 class InceptionUnavailableError(FileNotFoundError):
-    "FID/IS cannot be computed here: the Inception weights cannot be found or downloaded, or torch-fidelity is missing."
+    """FID/IS cannot be computed here: the Inception weights cannot be found or downloaded, or
+    torch-fidelity is missing."""
 
-def inception_weights(path=None,            # a local weights file; default $DDPM_NB_INCEPTION_WEIGHTS, else the hub cache
-                      download:bool=True,   # download into the cache when missing
-                      url:str=INCEPTION_URL,# where to download from
-                      cache=None,           # cache folder (default: torch hub's checkpoints folder)
-                     )->Path:               # a weights file that loads as plain tensors
+
+def inception_weights(
+    path=None,  # a local weights file; default $DDPM_NB_INCEPTION_WEIGHTS, else the hub cache
+    download: bool = True,  # download into the cache when missing
+    url: str = INCEPTION_URL,  # where to download from
+    cache=None,  # cache folder (default: torch hub's checkpoints folder)
+) -> Path:  # a weights file that loads as plain tensors
     "The Inception-v3 (2015-12-05) weights torch-fidelity needs for FID/IS, found or downloaded."
     path = path or os.environ.get('DDPM_NB_INCEPTION_WEIGHTS')
-    how = (f'download {url} once (with internet access) and point $DDPM_NB_INCEPTION_WEIGHTS at the file, '
-           'or skip the Inception scores')
+    how = (
+        f'download {url} once (with internet access) and point $DDPM_NB_INCEPTION_WEIGHTS at the '
+        f'file, '
+        'or skip the Inception scores'
+    )
     if path is None:
-        path = Path(cache or Path(torch.hub.get_dir())/'checkpoints')/url.rsplit('/', 1)[-1]
+        path = Path(cache or Path(torch.hub.get_dir()) / 'checkpoints') / url.rsplit('/', 1)[-1]
         if not path.exists():
-            if not download: raise InceptionUnavailableError(f'Inception weights not found at {path} (download=False); {how}')
+            if not download:
+                raise InceptionUnavailableError(
+                    f'Inception weights not found at {path} (download=False); {how}'
+                )
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 torch.hub.download_url_to_file(url, str(path), progress=False)
             except Exception as e:
-                raise InceptionUnavailableError(f'the Inception weights for FID/IS could not be downloaded ({type(e).__name__}: {e}); {how}') from None
+                raise InceptionUnavailableError(
+                    f'the Inception weights for FID/IS could not be downloaded '
+                    f'({type(e).__name__}: {e}); {how}'
+                ) from None
     path = Path(path).expanduser()
-    if not path.is_file(): raise InceptionUnavailableError(f'Inception weights file {path} does not exist; {how}')
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise InceptionUnavailableError(f'{path} is not a readable weights file ({type(e).__name__}); {how}') from None
+    if not path.is_file():
+        raise InceptionUnavailableError(f'Inception weights file {path} does not exist; {how}')
+    try:
+        sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise InceptionUnavailableError(
+            f'{path} is not a readable weights file ({type(e).__name__}); {how}'
+        ) from None
     if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
         raise InceptionUnavailableError(f'{path} does not hold a state dict of tensors; {how}')
     return path
@@ -77,68 +116,104 @@ def _fidelity():
     try:
         import torch_fidelity
     except ImportError:
-        raise InceptionUnavailableError('FID/IS need the torch-fidelity package: pip install torch-fidelity') from None
+        raise InceptionUnavailableError(
+            'FID/IS need the torch-fidelity package: pip install torch-fidelity'
+        ) from None
     return torch_fidelity
 
-def _uint8_rgb(x:Tensor)->Tensor:
+
+def _uint8_rgb(x: Tensor) -> Tensor:
     "RGB images (N, 3, H, W) as uint8: unchanged if uint8, else mapped from [-1, 1]."
-    if x.dtype != torch.uint8: return to_uint8(check_images(x, channels=3))
-    if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f'Inception scores need RGB images (N, 3, H, W), got {tuple(x.shape)}')
+    if x.dtype != torch.uint8:
+        return to_uint8(check_images(x, channels=3))
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f'Inception scores need RGB images (N, 3, H, W), got {tuple(x.shape)}')
     return x
 
-def inception_net(weights=None, # Inception weights file (default: `inception_weights()`)
-                  device=None,  # where the network runs
-                 )->nn.Module:  # maps uint8 (N, 3, H, W) to (pool3 features (N, 2048), unbiased logits (N, 1008))
+
+def inception_net(
+    weights=None,  # Inception weights file (default: `inception_weights()`)
+    device=None,  # where the network runs
+) -> nn.Module:  # maps uint8 (N, 3, H, W) to (pool3 features (N, 2048), unbiased logits (N, 1008))
     "torch-fidelity's exact port of the TensorFlow Inception-v3 (2015-12-05) used for FID and IS."
     w = inception_weights(weights)
-    net = _fidelity().FeatureExtractorInceptionV3('inception-v3-compat', ['2048', 'logits_unbiased'],
-                                                  feature_extractor_weights_path=str(w))
+    net = _fidelity().FeatureExtractorInceptionV3(
+        'inception-v3-compat', ['2048', 'logits_unbiased'], feature_extractor_weights_path=str(w)
+    )
     return net.to(device or 'cpu')
 
+
 @torch.no_grad()
-def inception_features(net:nn.Module, images:Tensor, batch_size:int=100)->tuple:
-    "Pool3 features (N, 2048) and logits (N, 1008) of images (uint8, or float in [-1, 1]), float64 on the CPU."
+def inception_features(net: nn.Module, images: Tensor, batch_size: int = 100) -> tuple:
+    """Pool3 features (N, 2048) and logits (N, 1008) of images (uint8, or float in [-1, 1]), float64
+    on the CPU."""
     x, dev = _uint8_rgb(images), next(net.parameters()).device
-    outs = [net(c.to(dev)) for c in x.split(batch_size)]                # resized to 299x299 inside, like TensorFlow
+    outs = [
+        net(c.to(dev)) for c in x.split(batch_size)
+    ]  # resized to 299x299 inside, like TensorFlow
     return tuple(torch.cat([o[i].double().cpu() for o in outs]) for i in range(2))
 
 # %% ../nbs/11_cifar10_fid.ipynb #94ab2c17
-def inception_scores(samples:Tensor,     # (N, 3, H, W) in [-1, 1], or uint8 0..255
-                     reference,          # real images in the same format, or the (mean, covariance) of their pool3 features
-                     net:nn.Module=None, # from `inception_net` (built when None)
-                     weights=None,       # Inception weights file, when `net` is None
-                     device=None,        # where the network runs, when `net` is None
-                     batch_size:int=100, # images per forward pass
-                    )->dict:             # fid, is_mean, is_std
-    "FID (eq. 1 on Inception pool3 features) of `samples` against `reference`, and their Inception Score (10 splits)."
+def inception_scores(
+    samples: Tensor,  # (N, 3, H, W) in [-1, 1], or uint8 0..255
+    reference,  # real images in the same format, or the (mean, covariance) of their pool3 features
+    net: nn.Module = None,  # from `inception_net` (built when None)
+    weights=None,  # Inception weights file, when `net` is None
+    device=None,  # where the network runs, when `net` is None
+    batch_size: int = 100,  # images per forward pass
+) -> dict:  # fid, is_mean, is_std
+    """FID (eq. 1 on Inception pool3 features) of `samples` against `reference`, and their Inception
+    Score (10 splits)."""
     samples = _uint8_rgb(samples)
     net = net or inception_net(weights, device)
-    ref = tuple(reference) if isinstance(reference, (tuple, list)) else gaussian_stats(inception_features(net, reference, batch_size)[0])
+    ref = (
+        tuple(reference)
+        if isinstance(reference, (tuple, list))
+        else gaussian_stats(inception_features(net, reference, batch_size)[0])
+    )
     pool, logits = inception_features(net, samples, batch_size)
     tf = _fidelity()
-    from torch_fidelity.metric_isc import isc_features_to_metric    # IS exactly as torch-fidelity computes it
+    from torch_fidelity.metric_isc import (
+        isc_features_to_metric,
+    )  # IS exactly as torch-fidelity computes it
+
     isc = isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=2020)
-    return dict(fid=frechet_distance(*gaussian_stats(pool), *ref), is_mean=isc[tf.KEY_METRIC_ISC_MEAN], is_std=isc[tf.KEY_METRIC_ISC_STD])
+    return dict(
+        fid=frechet_distance(*gaussian_stats(pool), *ref),
+        is_mean=isc[tf.KEY_METRIC_ISC_MEAN],
+        is_std=isc[tf.KEY_METRIC_ISC_STD],
+    )
 
 # %% ../nbs/11_cifar10_fid.ipynb #209f1122
-def check_inception(weights=None, # a local weights file (see `inception_weights`)
-                   )->Path:        # the weights file
-    "Raise InceptionUnavailableError now unless FID/IS can be computed here (weights found, torch-fidelity installed)."
+def check_inception(
+    weights=None,  # a local weights file (see `inception_weights`)
+) -> Path:  # the weights file
+    """Raise InceptionUnavailableError now unless FID/IS can be computed here (weights found, torch-
+    fidelity installed)."""
     path = inception_weights(weights)
     _fidelity()
     return path
 
-def cifar10_quality(samples:Tensor, # generated RGB images (N, 3, 32, 32) in [-1, 1]
-                    data_dir=None,  # where CIFAR-10 is (see get_dataset)
-                    device=None,    # where the Inception network runs
-                    seed:int=0,     # picks the real test subset
-                    weights=None,   # Inception weights file
-                   )->dict:         # samples and real: fid, is_mean, is_std each; n, n_ref
-    "FID and IS of CIFAR-10 samples against the training set, next to those of as many real test images."
+
+def cifar10_quality(
+    samples: Tensor,  # generated RGB images (N, 3, 32, 32) in [-1, 1]
+    data_dir=None,  # where CIFAR-10 is (see get_dataset)
+    device=None,  # where the Inception network runs
+    seed: int = 0,  # picks the real test subset
+    weights=None,  # Inception weights file
+) -> dict:  # samples and real: fid, is_mean, is_std each; n, n_ref
+    """FID and IS of CIFAR-10 samples against the training set, next to those of as many real test
+    images."""
     check_images(samples, channels=3, image_size=32)
-    net = inception_net(weights, device)                                   # fails before loading 50,000 images
-    train, test = (get_dataset('cifar10', s, data_dir=data_dir, hflip=False) for s in ('train', 'test'))
-    ref = gaussian_stats(inception_features(net, train.data)[0])             # once, for both rows
+    net = inception_net(weights, device)  # fails before loading 50,000 images
+    train, test = (
+        get_dataset('cifar10', s, data_dir=data_dir, hflip=False) for s in ('train', 'test')
+    )
+    ref = gaussian_stats(inception_features(net, train.data)[0])  # once, for both rows
     real = test.data[seeded_subset(len(test), min(len(samples), len(test)), seed)]
-    return dict(samples=inception_scores(samples, ref, net), real=inception_scores(real, ref, net),
-                n=len(samples), n_ref=len(train))
+    return dict(
+        samples=inception_scores(samples, ref, net),
+        real=inception_scores(real, ref, net),
+        n=len(samples),
+        n_ref=len(train),
+    )

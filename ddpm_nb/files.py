@@ -19,7 +19,10 @@ from safetensors import SafetensorError
 WRITE_REASONS = {  # errno: (the reason in words, what to do about it)
     errno.ENOSPC: ('no space left on the device', 'free some space there'),
     errno.EDQUOT: ('disk quota exceeded', 'free some space, or ask for a larger quota'),
-    errno.EFBIG: ('file too large for the file system or the file-size limit (ulimit -f)', 'raise the limit, or write elsewhere'),
+    errno.EFBIG: (
+        'file too large for the file system or the file-size limit (ulimit -f)',
+        'raise the limit, or write elsewhere',
+    ),
     errno.EROFS: ('read-only file system', 'remount it read-write, or write elsewhere'),
     errno.EACCES: ('permission denied', 'fix the permissions, or write elsewhere'),
     errno.EPERM: ('operation not permitted', 'fix the permissions, or write elsewhere'),
@@ -28,38 +31,51 @@ WRITE_REASONS = {  # errno: (the reason in words, what to do about it)
     errno.EIO: ('input/output error (a failing disk or a lost network mount?)', 'check the disk'),
 }
 
-def os_errno(e:Exception)->int|None:
-    "The errno of an OSError, or of the OS error a SafetensorError quotes ('... (os error 28)'); None if neither."
-    if isinstance(e, OSError): return e.errno
+
+def os_errno(e: Exception) -> int | None:
+    """The errno of an OSError, or of the OS error a SafetensorError quotes ('... (os error 28)');
+    None if neither."""
+    if isinstance(e, OSError):
+        return e.errno
     m = re.search(r'os error (\d+)', str(e))
     return int(m.group(1)) if m else None
 
+
 class WriteError(OSError):
     "A file that could not be written, said in one line: its path, the reason and what to do."
-    def __init__(self, path, cause:Exception, then:str=''):
+
+    def __init__(self, path, cause: Exception, then: str = ''):
         n = os_errno(cause)
         reason, todo = WRITE_REASONS.get(n, (os.strerror(n) if n else str(cause), 'check the disk'))
         super().__init__(n, reason, str(path))
         self.path, self.reason, self.todo, self.then = Path(path), reason, todo, then
 
-    def __str__(self): return f'could not write {self.path}: {self.reason}; {self.todo}' + (f'; {self.then}' if self.then else '')
+    def __str__(self):
+        return f'could not write {self.path}: {self.reason}; {self.todo}' + (
+            f'; {self.then}' if self.then else ''
+        )
+
 
 @contextlib.contextmanager
-def writing(path, then:str=''):
-    "Turn an OSError or SafetensorError raised in the block, which writes `path`, into a one-line WriteError."
+def writing(path, then: str = ''):
+    """Turn an OSError or SafetensorError raised in the block, which writes `path`, into a one-line
+    WriteError."""
     try:
         yield
-    except WriteError as e:          # from a nested write: keep its file name, add what this caller knows
-        if then and not e.then: e.then = then
+    except WriteError as e:  # from a nested write: keep its file name, add what this caller knows
+        if then and not e.then:
+            e.then = then
         raise
     except (OSError, SafetensorError) as e:
         raise WriteError(path, e, then) from None
 
 # %% ../nbs/09a_files.ipynb #d9d04692
 class CheckpointError(RuntimeError):
-    "A run directory or checkpoint file that cannot be used (missing, corrupt, or of another configuration)."
+    """A run directory or checkpoint file that cannot be used (missing, corrupt, or of another
+    configuration)."""
 
-def _fsync_dir(d:Path):
+
+def _fsync_dir(d: Path):
     "Make a rename in directory `d` durable (where the OS allows opening a directory)."
     try:
         fd = os.open(d, os.O_RDONLY)
@@ -68,10 +84,14 @@ def _fsync_dir(d:Path):
     except OSError:
         pass
 
+
 def atomic_write(path, write_fn):
-    "Call `write_fn(tmp_path)`, fsync the result and atomically rename it to `path`; a failure is one WriteError."
+    """Call `write_fn(tmp_path)`, fsync the result and atomically rename it to `path`; a failure is
+    one WriteError."""
     path = Path(path)
-    tmp = path.with_name(f'.{path.stem}.tmp{os.getpid()}{path.suffix}')   # keep the suffix: writers infer formats from it
+    tmp = path.with_name(
+        f'.{path.stem}.tmp{os.getpid()}{path.suffix}'
+    )  # keep the suffix: writers infer formats from it
     with writing(path):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,13 +100,16 @@ def atomic_write(path, write_fn):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         finally:
-            with contextlib.suppress(OSError):   # gone after the rename; never there if the folder could not be made
+            with contextlib.suppress(
+                OSError
+            ):  # gone after the rename; never there if the folder could not be made
                 tmp.unlink()
     _fsync_dir(path.parent)
 
 # %% ../nbs/09a_files.ipynb #9a4d0005
-def append_line(path, line:str):
-    "Append `line` and a newline to text file `path` and fsync it; if that fails, cut the file back (no torn line) and raise WriteError."
+def append_line(path, line: str):
+    """Append `line` and a newline to text file `path` and fsync it; if that fails, cut the file
+    back (no torn line) and raise WriteError."""
     data = (line + '\n').encode()
     with writing(path):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -94,43 +117,57 @@ def append_line(path, line:str):
             end = os.lseek(fd, 0, os.SEEK_END)
             try:
                 done = 0
-                while done < len(data):            # a nearly full disk can take part of a write without an error
+                while done < len(
+                    data
+                ):  # a nearly full disk can take part of a write without an error
                     done += os.write(fd, data[done:])
                 os.fsync(fd)
             except BaseException:
-                os.ftruncate(fd, end)              # shrinking needs no space
+                os.ftruncate(fd, end)  # shrinking needs no space
                 raise
         finally:
             os.close(fd)
 
-def probe_writable(path, then:str=''):
-    "Raise WriteError unless a file can be created in the folder of `path` (checked before long work, not after)."
+
+def probe_writable(path, then: str = ''):
+    """Raise WriteError unless a file can be created in the folder of `path` (checked before long
+    work, not after)."""
     folder = Path(path).parent
-    tmp = folder/f'.{Path(path).stem}.tmp{os.getpid()}.probe'
+    tmp = folder / f'.{Path(path).stem}.tmp{os.getpid()}.probe'
     with writing(path, then):
-        if not folder.is_dir(): raise NotADirectoryError(errno.ENOTDIR, 'not a folder', str(folder))
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, 'not a folder', str(folder))
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         os.unlink(tmp)
 
 # %% ../nbs/09a_files.ipynb #9a4d0007
 LOCK_FILE = '.lock'
 
+
 class RunInUseError(CheckpointError):
     "A run directory that another trainer holds."
 
-class RunLock:
-    "An exclusive flock on RUN/.lock while a trainer uses run directory RUN; the kernel drops it when the process ends."
-    def __init__(self, run, wait:float=2.0):  # wait: how long to wait for the holder to write its pid
-        self.run, self.path, self.wait, self.fd = Path(run), Path(run)/LOCK_FILE, wait, None
 
-    def holder(self, fd)->str:
+class RunLock:
+    """An exclusive flock on RUN/.lock while a trainer uses run directory RUN; the kernel drops it
+    when the process ends."""
+
+    def __init__(
+        self, run, wait: float = 2.0
+    ):  # wait: how long to wait for the holder to write its pid
+        self.run, self.path, self.wait, self.fd = Path(run), Path(run) / LOCK_FILE, wait, None
+
+    def holder(self, fd) -> str:
         "The pid written by the process holding the lock ('unknown' if it has not written it yet)."
         t0 = time.monotonic()
-        while not (pid := os.pread(fd, 32, 0).decode(errors='replace').strip()) and time.monotonic() - t0 < self.wait:
+        while (
+            not (pid := os.pread(fd, 32, 0).decode(errors='replace').strip())
+            and time.monotonic() - t0 < self.wait
+        ):
             time.sleep(0.05)
         return pid or 'unknown'
 
-    def acquire(self)->'RunLock':
+    def acquire(self) -> 'RunLock':
         "Take the lock, or raise RunInUseError naming the run and the pid that holds it."
         with writing(self.path, then=f'{self.run} was not changed'):
             self.run.mkdir(parents=True, exist_ok=True)
@@ -140,9 +177,14 @@ class RunLock:
         except BlockingIOError:
             pid = self.holder(fd)
             os.close(fd)
-            raise RunInUseError(f'{self.run} is in use by another trainer (pid {pid}); wait for it to finish or stop it, '
-                                'then run again (with --resume to continue the run)') from None
-        with contextlib.suppress(OSError):    # the pid is for messages only; a full disk must not stop the lock
+            raise RunInUseError(
+                f'{self.run} is in use by another trainer (pid {pid}); wait for it to finish or '
+                f'stop it, '
+                'then run again (with --resume to continue the run)'
+            ) from None
+        with contextlib.suppress(
+            OSError
+        ):  # the pid is for messages only; a full disk must not stop the lock
             os.ftruncate(fd, 0)
             os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
         self.fd = fd
@@ -154,24 +196,32 @@ class RunLock:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self): return self.acquire()
-    def __exit__(self, *exc): self.release()
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
 
 # %% ../nbs/09a_files.ipynb #9a4d0009
-TEMP_FILE = re.compile(r'\.(?P<stem>.+)\.tmp(?P<pid>\d+)(?P<suffix>\.[^.]+)?')   # atomic_write's .NAME.tmp<pid>.EXT
+TEMP_FILE = re.compile(
+    r'\.(?P<stem>.+)\.tmp(?P<pid>\d+)(?P<suffix>\.[^.]+)?'
+)  # atomic_write's .NAME.tmp<pid>.EXT
 
-def pid_alive(pid:int)->bool:
+
+def pid_alive(pid: int) -> bool:
     "Is process `pid` running (as far as this process can tell)?"
     try:
-        os.kill(pid, 0)                    # signal 0: an existence check, nothing is sent
+        os.kill(pid, 0)  # signal 0: an existence check, nothing is sent
     except ProcessLookupError:
         return False
-    except PermissionError:                # another user's live process
+    except PermissionError:  # another user's live process
         return True
     return True
 
-def remove_stale_temp_files(run)->list:
-    "Delete the temporary files of interrupted atomic writes in `run` whose writer is gone; returns their names."
+
+def remove_stale_temp_files(run) -> list:
+    """Delete the temporary files of interrupted atomic writes in `run` whose writer is gone;
+    returns their names."""
     removed = []
     for p in sorted(Path(run).glob('.*.tmp*')):
         m = TEMP_FILE.fullmatch(p.name)

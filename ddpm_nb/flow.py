@@ -12,187 +12,278 @@ import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .diffusion import Chain
-from .sample import batch_shape, make_generator, infer_device, start_chunks, sampling_spec, run_chains
+from ddpm_nb.sample import (
+    batch_shape,
+    make_generator,
+    infer_device,
+    start_chunks,
+    sampling_spec,
+    run_chains,
+)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00001
-def _bc(s:Tensor, x:Tensor)->Tensor: return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
+def _bc(s: Tensor, x: Tensor) -> Tensor:
+    return s.reshape(-1, *([1] * (x.ndim - 1)))  # (B,) -> (B, 1, ..., 1)
+
 
 class FlowMatching:
-    "The straight path x_s = (1 − s) x_0 + s ε, s ∈ [0, 1] (eq. 1): its flow-matching loss and ODE steps; holds no network."
-    def __init__(self,
-                 T:int=1000, # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps (eq. 11)
-                ):
+    """The straight path x_s = (1 − s) x_0 + s ε, s ∈ [0, 1] (eq. 1): its flow-matching loss and ODE
+    steps; holds no network."""
+
+    def __init__(
+        self,
+        # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps (eq. 11)
+        T: int = 1000,
+    ):
         if isinstance(T, bool) or not isinstance(T, int) or T < 2:
             raise ValueError(f'T must be an int >= 2 (the network sees t = s·(T−1)), got {T!r}')
         self.T, self.device = T, torch.device('cpu')
-    def __repr__(self): return f'FlowMatching(T={self.T}, device={self.device})'
 
-    def to(self, device)->'FlowMatching':
+    def __repr__(self):
+        return f'FlowMatching(T={self.T}, device={self.device})'
+
+    def to(self, device) -> 'FlowMatching':
         "Record `device`; there are no tables to move (kept for symmetry with `Diffusion.to`)."
-        self.device = torch.device(device); return self
+        self.device = torch.device(device)
+        return self
 
-    def net_time(self, s:Tensor)->Tensor:
+    def net_time(self, s: Tensor) -> Tensor:
         "The time the network sees at path time s: t = s·(T − 1) (eq. 11)."
         return s * (self.T - 1)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00002
 @patch
-def _check_s(self:FlowMatching, s, x:Tensor, name='s')->Tensor:
-    "Path times for batch `x` as a (B,) tensor in [0, 1] of x's dtype; integer values are 0-based steps i, read as s = i/(T−1)."
+def _check_s(self: FlowMatching, s, x: Tensor, name='s') -> Tensor:
+    """Path times for batch `x` as a (B,) tensor in [0, 1] of x's dtype; integer values are 0-based
+    steps i, read as s = i/(T−1)."""
     s = torch.as_tensor(s, device=x.device)
-    if s.dtype == torch.bool: raise ValueError(f'{name} must be path times in [0, 1] (float) or 0-based steps (int), got bool')
-    if not s.is_floating_point(): s = s.double() / (self.T - 1)   # what the trainer's `step_noise` draws
-    if s.ndim == 0: s = s.expand(x.shape[0])
+    if s.dtype == torch.bool:
+        raise ValueError(
+            f'{name} must be path times in [0, 1] (float) or 0-based steps (int), got bool'
+        )
+    if not s.is_floating_point():
+        s = s.double() / (self.T - 1)  # what the trainer's `step_noise` draws
+    if s.ndim == 0:
+        s = s.expand(x.shape[0])
     if s.shape != (x.shape[0],):
-        raise ValueError(f'{name} must be a scalar or have shape ({x.shape[0]},) to match the batch, got {tuple(s.shape)}')
-    if s.device.type == 'cpu' and len(s) and not (s.min() >= 0 and s.max() <= 1):   # on a GPU this would sync: skipped
-        raise ValueError(f'{name} must lie in [0, 1] (or be 0-based steps in [0, {self.T - 1}]), got [{s.min():g}, {s.max():g}]')
+        raise ValueError(
+            f'{name} must be a scalar or have shape ({x.shape[0]},) to match the batch, got '
+            f'{tuple(s.shape)}'
+        )
+    if (
+        s.device.type == 'cpu' and len(s) and not (s.min() >= 0 and s.max() <= 1)
+    ):  # on a GPU this would sync: skipped
+        raise ValueError(
+            f'{name} must lie in [0, 1] (or be 0-based steps in [0, {self.T - 1}]), got '
+            f'[{s.min():g}, {s.max():g}]'
+        )
     return s.to(x.dtype)
 
-@patch
-def path_sample(self:FlowMatching,
-                x0:Tensor,         # clean data, (B, ...)
-                s:Tensor,          # path times in [0, 1] (B,), or 0-based steps (int)
-                noise:Tensor=None, # ε ~ N(0, I) shaped like x0; drawn when None
-               )->Tensor:          # x_s, same shape as x0
-    "A point on the straight path x_s = (1 − s) x_0 + s ε (eq. 1)."
-    s = self._check_s(s, x0)
-    if noise is None: noise = torch.randn_like(x0)
-    elif noise.shape != x0.shape: raise ValueError(f'noise shape {tuple(noise.shape)} must equal x0 shape {tuple(x0.shape)}')
-    return (1 - _bc(s, x0)) * x0 + _bc(s, x0) * noise
 
 @patch
-def target_velocity(self:FlowMatching, x0:Tensor, noise:Tensor)->Tensor:
+def path_sample(
+    self: FlowMatching,
+    x0: Tensor,  # clean data, (B, ...)
+    s: Tensor,  # path times in [0, 1] (B,), or 0-based steps (int)
+    noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
+) -> Tensor:  # x_s, same shape as x0
+    "A point on the straight path x_s = (1 − s) x_0 + s ε (eq. 1)."
+    s = self._check_s(s, x0)
+    if noise is None:
+        noise = torch.randn_like(x0)
+    elif noise.shape != x0.shape:
+        raise ValueError(f'noise shape {tuple(noise.shape)} must equal x0 shape {tuple(x0.shape)}')
+    return (1 - _bc(s, x0)) * x0 + _bc(s, x0) * noise
+
+
+@patch
+def target_velocity(self: FlowMatching, x0: Tensor, noise: Tensor) -> Tensor:
     "The conditional velocity u = dx_s/ds = ε − x_0 (eq. 2): the regression target of eq. 5."
     return noise - x0
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00008
 @patch
-def predict_x0(self:FlowMatching, model_output:Tensor, xs:Tensor, s:Tensor)->Tensor:
+def predict_x0(self: FlowMatching, model_output: Tensor, xs: Tensor, s: Tensor) -> Tensor:
     "The data point implied by a velocity: x̂_0 = x_s − s v̂ (eq. 3)."
     return xs - _bc(self._check_s(s, xs), xs) * model_output
 
+
 @patch
-def predict_eps(self:FlowMatching, model_output:Tensor, xs:Tensor, s:Tensor)->Tensor:
+def predict_eps(self: FlowMatching, model_output: Tensor, xs: Tensor, s: Tensor) -> Tensor:
     "The noise implied by a velocity: ε̂ = x_s + (1 − s) v̂ (eq. 3)."
     return xs + (1 - _bc(self._check_s(s, xs), xs)) * model_output
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00003
 FLOW_PREDS, FLOW_LOSSES, FLOW_VARS = ('v',), ('simple',), ('fixedsmall', 'fixedlarge')
 
+
 def _check_flow_options(pred, loss_type, var):
     if pred not in FLOW_PREDS:
-        raise ValueError(f'FlowMatching trains a velocity model: pred must be "v" (the net predicts u = ε − x_0), got {pred!r}; '
-                         'ε- or x_0-predictions would need a division by 1 − s or s to give a velocity')
+        raise ValueError(
+            f'FlowMatching trains a velocity model: pred must be "v" (the net predicts u = ε − '
+            f'x_0), got {pred!r}; '
+            'ε- or x_0-predictions would need a division by 1 − s or s to give a velocity'
+        )
     if loss_type not in FLOW_LOSSES:
-        raise ValueError(f'FlowMatching has one loss, "simple" (the MSE of eq. 5), got {loss_type!r}; "vlb"/"hybrid" are DDPM bound terms')
+        raise ValueError(
+            f'FlowMatching has one loss, "simple" (the MSE of eq. 5), got {loss_type!r}; '
+            f'"vlb"/"hybrid" are DDPM bound terms'
+        )
     if var not in FLOW_VARS:
-        raise ValueError(f'var={var!r}: an ODE sampler has no reverse variance to learn; use "fixedsmall" (it is ignored)')
+        raise ValueError(
+            f'var={var!r}: an ODE sampler has no reverse variance to learn; use "fixedsmall" (it '
+            f'is ignored)'
+        )
+
 
 @patch
-def loss(self:FlowMatching,
-         model,                  # callable (x_s, t) -> velocity shaped like x_s; t = s·(T−1) as float (B,)
-         x0:Tensor,              # clean data batch, (B, ...)
-         pred:str='v',           # must be "v": the network predicts the velocity
-         t:Tensor=None,          # path times s in [0, 1] (float, (B,)) or 0-based steps (int, s = i/(T−1)); s ~ U[0, 1] when None
-         noise:Tensor=None,      # ε; drawn when None
-         loss_type:str='simple', # must be "simple"
-         var:str='fixedsmall',   # ignored (accepted so that `train_step` can pass its config); "learned_range" is refused
-        )->Tensor:               # scalar
-    "Conditional flow-matching loss (eq. 5): the mean of ‖v_θ(x_s, s) − (ε − x_0)‖², called like `Diffusion.loss`."
+def loss(
+    self: FlowMatching,
+    model,  # callable (x_s, t) -> velocity shaped like x_s; t = s·(T−1) as float (B,)
+    x0: Tensor,  # clean data batch, (B, ...)
+    pred: str = 'v',  # must be "v": the network predicts the velocity
+    # path times s in [0, 1] (float, (B,)) or 0-based steps (int, s = i/(T−1)); s ~ U[0, 1] when
+    # None
+    t: Tensor = None,
+    noise: Tensor = None,  # ε; drawn when None
+    loss_type: str = 'simple',  # must be "simple"
+    # ignored (accepted so that `train_step` can pass its config); "learned_range" is refused
+    var: str = 'fixedsmall',
+) -> Tensor:  # scalar
+    """Conditional flow-matching loss (eq. 5): the mean of ‖v_θ(x_s, s) − (ε − x_0)‖², called like
+    `Diffusion.loss`."""
     _check_flow_options(pred, loss_type, var)
-    if t is None: t = torch.rand(x0.shape[0], device=x0.device)
+    if t is None:
+        t = torch.rand(x0.shape[0], device=x0.device)
     s = self._check_s(t, x0, 't')
-    if noise is None: noise = torch.randn_like(x0)
+    if noise is None:
+        noise = torch.randn_like(x0)
     xs = self.path_sample(x0, s, noise)
     out = model(xs, self.net_time(s))
-    if out.shape != x0.shape: raise ValueError(f'model output {tuple(out.shape)} must have the shape of the data {tuple(x0.shape)}')
+    if out.shape != x0.shape:
+        raise ValueError(
+            f'model output {tuple(out.shape)} must have the shape of the data {tuple(x0.shape)}'
+        )
     return ((out - self.target_velocity(x0, noise)) ** 2).mean()
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00009
-def empirical_velocity(fm:FlowMatching, # the path (for the network time scale)
-                       data:Tensor,     # the data set {x_0^(m)}, (M, ...)
-                      ):                # a callable (x_s, t) -> v(x_s, s), like a trained model
-    "The exact marginal velocity (eq. 4) of the empirical distribution of `data`, as a model (x_s, t = s·(T−1)) -> v."
-    flat = data.flatten(1)                                                           # (M, D)
-    sq = (flat ** 2).sum(1)                                                          # (M,)
-    def model(x:Tensor, t:Tensor)->Tensor:
-        s = _bc((t / (fm.T - 1)).to(x.dtype), x.flatten(1))                          # (B, 1)
-        xf = x.flatten(1).to(flat.dtype)                                             # (B, D)
-        d2 = (xf ** 2).sum(1, keepdim=True) - 2 * (1 - s) * xf @ flat.T + (1 - s) ** 2 * sq   # ‖x − (1−s) x_0^(m)‖², (B, M)
-        x0_hat = (-d2 / (2 * s.clamp(min=1e-12) ** 2)).softmax(1) @ flat             # E[x_0 | x_s = x], (B, D)
-        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)             # (4); -x at s = 0
+def empirical_velocity(
+    fm: FlowMatching,  # the path (for the network time scale)
+    data: Tensor,  # the data set {x_0^(m)}, (M, ...)
+):  # a callable (x_s, t) -> v(x_s, s), like a trained model
+    """The exact marginal velocity (eq. 4) of the empirical distribution of `data`, as a model (x_s,
+    t = s·(T−1)) -> v."""
+    flat = data.flatten(1)  # (M, D)
+    sq = (flat**2).sum(1)  # (M,)
+
+    def model(x: Tensor, t: Tensor) -> Tensor:
+        s = _bc((t / (fm.T - 1)).to(x.dtype), x.flatten(1))  # (B, 1)
+        xf = x.flatten(1).to(flat.dtype)  # (B, D)
+        d2 = (
+            (xf**2).sum(1, keepdim=True) - 2 * (1 - s) * xf @ flat.T + (1 - s) ** 2 * sq
+        )  # ‖x − (1−s) x_0^(m)‖², (B, M)
+        x0_hat = (-d2 / (2 * s.clamp(min=1e-12) ** 2)).softmax(1) @ flat  # E[x_0 | x_s = x], (B, D)
+        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)  # (4); -x at s = 0
         return v.reshape(x.shape).to(x.dtype)
+
     return model
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00004
 @patch
-def euler_step(self:FlowMatching,
-               model_output:Tensor, # v̂ = v_θ(x_s, s), shaped like xs
-               xs:Tensor,           # current point x_s, (B, ...)
-               s:Tensor,            # current path times (B,)
-               s_next:Tensor,       # next path times (B,); smaller than s when moving towards the data
-              )->Tensor:            # x_{s_next}
+def euler_step(
+    self: FlowMatching,
+    model_output: Tensor,  # v̂ = v_θ(x_s, s), shaped like xs
+    xs: Tensor,  # current point x_s, (B, ...)
+    s: Tensor,  # current path times (B,)
+    s_next: Tensor,  # next path times (B,); smaller than s when moving towards the data
+) -> Tensor:  # x_{s_next}
     "One Euler step of the ODE dx/ds = v(x, s) (eq. 10): x + (s_next − s) v̂."
     s, s_next = self._check_s(s, xs), self._check_s(s_next, xs, 's_next')
     return xs + _bc(s_next - s, xs) * model_output
 
+
 @patch
-def heun_step(self:FlowMatching, model_output:Tensor, model_output_next:Tensor, xs:Tensor, s:Tensor, s_next:Tensor)->Tensor:
-    "Heun's step (eq. 10b): x + (s_next − s)(v̂(x, s) + v̂(x̃, s_next))/2, with x̃ the Euler point of eq. 10."
+def heun_step(
+    self: FlowMatching,
+    model_output: Tensor,
+    model_output_next: Tensor,
+    xs: Tensor,
+    s: Tensor,
+    s_next: Tensor,
+) -> Tensor:
+    """Heun's step (eq. 10b): x + (s_next − s)(v̂(x, s) + v̂(x̃, s_next))/2, with x̃ the Euler point
+    of eq. 10."""
     return self.euler_step((model_output + model_output_next) / 2, xs, s, s_next)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00005
 FLOW_METHODS = ('euler', 'heun')
 
-def flow_times(steps:int, # number of solver steps N >= 1
-              )->Tensor:  # (N + 1,) float64, from 1 (noise) down to 0 (data)
+
+def flow_times(
+    steps: int,  # number of solver steps N >= 1
+) -> Tensor:  # (N + 1,) float64, from 1 (noise) down to 0 (data)
     "The uniform grid s_k = 1 − k/N the ODE samplers visit (eq. 10)."
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f'steps must be an int >= 1, got {steps!r}')
     return torch.linspace(1, 0, steps + 1, dtype=torch.float64)
 
-class FlowChain(Chain):
-    "Euler (eq. 10) or Heun (eq. 10b) steps of dx/ds = v_θ(x, s) over the grid `ss`, from s = 1 to s = 0."
-    def __init__(self, fm:FlowMatching, ss:Tensor, method:str, x:Tensor):
-        self.fm, self.method = fm, method
-        self.ts = list(zip(ss[:-1].tolist(), ss[1:].tolist()))           # (s, s_next) of each move
-        self.full = lambda v: torch.full((len(x),), v, device=x.device, dtype=x.dtype)   # (B,)
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+class FlowChain(Chain):
+    """Euler (eq. 10) or Heun (eq. 10b) steps of dx/ds = v_θ(x, s) over the grid `ss`, from s = 1 to
+    s = 0."""
+
+    def __init__(self, fm: FlowMatching, ss: Tensor, method: str, x: Tensor):
+        self.fm, self.method = fm, method
+        self.ts = list(zip(ss[:-1].tolist(), ss[1:].tolist()))  # (s, s_next) of each move
+        self.full = lambda v: torch.full((len(x),), v, device=x.device, dtype=x.dtype)  # (B,)
+
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         s, s_next = (self.full(v) for v in self.ts[k])
         v = model(x, self.fm.net_time(s))
-        x_euler = self.fm.euler_step(v, x, s, s_next)                      # (10)
+        x_euler = self.fm.euler_step(v, x, s, s_next)  # (10)
         if self.method == 'euler':
             return x_euler
-        return self.fm.heun_step(v, model(x_euler, self.fm.net_time(s_next)), x, s, s_next)   # (10b)
+        return self.fm.heun_step(v, model(x_euler, self.fm.net_time(s_next)), x, s, s_next)  # (10b)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00006
-def flow_sample(model,                # callable (x_s, t[, y]) -> velocity; t = s·(T−1), float (B,)
-                fm:FlowMatching,      # the path the model was trained on
-                shape:tuple=None,     # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
-                sampler='euler',      # one of FLOW_METHODS, or a whole SamplingSpec
-                steps:int=None,       # solver steps N (NFE = N for Euler, 2N for Heun); None: 20
-                x_T:Tensor=None,      # the starting noise x_1 ~ N(0, I); drawn when None
-                return_trajectory:bool=False, # also return every visited point, (N + 1, n, ...) on the CPU
-                **options,            # other SamplingSpec fields: clip, labels, guidance, seed, batch_size, ...
-               )->Tensor|tuple:       # x_0 (n, ...); with return_trajectory (x_0, frames)
-    "Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform grid (eq. 10)."
+def flow_sample(
+    model,  # callable (x_s, t[, y]) -> velocity; t = s·(T−1), float (B,)
+    fm: FlowMatching,  # the path the model was trained on
+    shape: tuple = None,  # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
+    sampler='euler',  # one of FLOW_METHODS, or a whole SamplingSpec
+    steps: int = None,  # solver steps N (NFE = N for Euler, 2N for Heun); None: 20
+    x_T: Tensor = None,  # the starting noise x_1 ~ N(0, I); drawn when None
+    return_trajectory: bool = False,  # also return every visited point, (N + 1, n, ...) on the CPU
+    **options,  # other SamplingSpec fields: clip, labels, guidance, seed, batch_size, ...
+) -> Tensor | tuple:  # x_0 (n, ...); with return_trajectory (x_0, frames)
+    """Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform
+    grid (eq. 10)."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
-    spec = replace(spec, sampler=spec.sampler or 'euler', steps=20 if spec.steps is None else spec.steps)
+    spec = replace(
+        spec, sampler=spec.sampler or 'euler', steps=20 if spec.steps is None else spec.steps
+    )
     if spec.sampler not in FLOW_METHODS:
-        raise ValueError(f'unknown sampler {spec.sampler!r} for flow matching; choose one of {", ".join(FLOW_METHODS)}')
+        raise ValueError(
+            f'unknown sampler {spec.sampler!r} for flow matching; choose one of '
+            f'{", ".join(FLOW_METHODS)}'
+        )
     shape, ss = batch_shape(shape, x_T), flow_times(spec.steps)
     bs = spec.batch_size
     if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
         raise ValueError(f'batch_size must be a positive int or None, got {bs!r}')
     device = infer_device(model, x_T, fm, spec.device)
     g = make_generator(spec.seed, spec.generator, device)
-    x0, traj = run_chains(model, lambda x, lo: FlowChain(fm, ss, spec.sampler, x),
-                          start_chunks(shape, x_T, g, device, bs), spec, shape[0], 1 if return_trajectory else None)
+    x0, traj = run_chains(
+        model,
+        lambda x, lo: FlowChain(fm, ss, spec.sampler, x),
+        start_chunks(shape, x_T, g, device, bs),
+        spec,
+        shape[0],
+        1 if return_trajectory else None,
+    )
     if spec.clip:
         x0 = x0.clamp(-1, 1)
     if not return_trajectory:
         return x0
-    traj[-1] = x0.cpu()                            # the last frame is exactly the returned sample
+    traj[-1] = x0.cpu()  # the last frame is exactly the returned sample
     return x0, traj

@@ -17,41 +17,60 @@ def gaussian_product(a, A, b, B):
     return (a * B + b * A) / (A + B), V
 
 # %% ../nbs/00_gaussians.ipynb #9743a1a6
-def normal_kl(mean1:Tensor,   # mean of q
-              logvar1:Tensor, # log-variance of q
-              mean2:Tensor,   # mean of p
-              logvar2:Tensor, # log-variance of p
-             )->Tensor:       # KL(q || p) in nats, elementwise (broadcast shape)
+def normal_kl(
+    mean1: Tensor,  # mean of q
+    logvar1: Tensor,  # log-variance of q
+    mean2: Tensor,  # mean of p
+    logvar2: Tensor,  # log-variance of p
+) -> Tensor:  # KL(q || p) in nats, elementwise (broadcast shape)
     "Elementwise KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) (eq. 5)."
     mean1, logvar1, mean2, logvar2 = [torch.as_tensor(o) for o in (mean1, logvar1, mean2, logvar2)]
-    return 0.5 * (logvar2 - logvar1 + torch.exp(logvar1 - logvar2)
-                  + (mean1 - mean2)**2 * torch.exp(-logvar2) - 1.0)
+    return 0.5 * (
+        logvar2
+        - logvar1
+        + torch.exp(logvar1 - logvar2)
+        + (mean1 - mean2) ** 2 * torch.exp(-logvar2)
+        - 1.0
+    )
 
 # %% ../nbs/00_gaussians.ipynb #5b1d0c01
-def log_sub_exp(u:Tensor, # the larger log-value, log A
-                w:Tensor, # the smaller one, log B <= log A
-               )->Tensor: # log(A - B), accurate for A ≈ B and for tiny A, B (eq. 7)
+def log_sub_exp(
+    u: Tensor,  # the larger log-value, log A
+    w: Tensor,  # the smaller one, log B <= log A
+) -> Tensor:  # log(A - B), accurate for A ≈ B and for tiny A, B (eq. 7)
     "log(exp(u) - exp(w)) for u ≥ w without forming exp(u) or exp(w)."
     d = (w - u).clamp(max=0)
-    near = d > -math.log(2)              # A and B close: 1 - e^d by expm1; else log1p(-e^d) is exact
+    near = d > -math.log(2)  # A and B close: 1 - e^d by expm1; else log1p(-e^d) is exact
     # each branch sees only inputs where it is finite, so the masked branch never sends back a nan gradient
     d_near = torch.where(near, d, torch.full_like(d, -1.0)).clamp(max=-torch.finfo(d.dtype).tiny)
     d_far = torch.where(near, torch.full_like(d, -1.0), d)
     return u + torch.where(near, torch.log(-torch.expm1(d_near)), torch.log1p(-torch.exp(d_far)))
 
 # %% ../nbs/00_gaussians.ipynb #7450e149
-def discretized_gaussian_log_likelihood(x:Tensor,          # data on the 8-bit lattice in [-1, 1]
-                                        means:Tensor,      # Gaussian means, broadcastable to x
-                                        log_scales:Tensor, # log standard deviations (not variances)
-                                       )->Tensor:          # log-probability of each element, in nats
-    "Log-probability of 8-bit data under a Gaussian integrated over each value's bin (eqs. 6-7), in log space."
-    try: ok = x.shape == torch.broadcast_shapes(x.shape, means.shape, torch.as_tensor(log_scales).shape)
-    except RuntimeError: ok = False
-    if not ok: raise ValueError(f'means {tuple(means.shape)} and log_scales must broadcast to x {tuple(x.shape)}')
+def discretized_gaussian_log_likelihood(
+    x: Tensor,  # data on the 8-bit lattice in [-1, 1]
+    means: Tensor,  # Gaussian means, broadcastable to x
+    log_scales: Tensor,  # log standard deviations (not variances)
+) -> Tensor:  # log-probability of each element, in nats
+    """Log-probability of 8-bit data under a Gaussian integrated over each value's bin (eqs. 6-7),
+    in log space."""
+    try:
+        ok = x.shape == torch.broadcast_shapes(
+            x.shape, means.shape, torch.as_tensor(log_scales).shape
+        )
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f'means {tuple(means.shape)} and log_scales must broadcast to x {tuple(x.shape)}'
+        )
     inv_std = torch.exp(-log_scales)
-    plus, minus = inv_std * (x - means + 1/255), inv_std * (x - means - 1/255)   # standardised bin edges δ±
-    log_cdf_plus = torch.special.log_ndtr(plus)            # log Φ(δ+): the x = -1 bin
-    log_sf_minus = torch.special.log_ndtr(-minus)          # log(1 - Φ(δ-)): the x = +1 bin
+    plus, minus = (
+        inv_std * (x - means + 1 / 255),
+        inv_std * (x - means - 1 / 255),
+    )  # standardised bin edges δ±
+    log_cdf_plus = torch.special.log_ndtr(plus)  # log Φ(δ+): the x = -1 bin
+    log_sf_minus = torch.special.log_ndtr(-minus)  # log(1 - Φ(δ-)): the x = +1 bin
     # Inner bins by eq. 7, on the side of the mean where the bin lies, so both CDFs are lower tails.
     above = x > means
     hi = torch.where(above, log_sf_minus, log_cdf_plus)

@@ -14,102 +14,135 @@ from .score import GaussianMixture
 
 # %% ../nbs/25_guidance.ipynb #25a00007
 class LabelledMixture:
-    "Labelled data: class y has prior p(y) and a Gaussian mixture p(x|y); p_t(x|y), p_t(x), p_t(y|x) in closed form."
-    def __init__(self,
-                 priors,        # p(y), (K,), positive, summing to 1
-                 classes:list,  # K GaussianMixture objects, p(x_0 | y), all in the same dimension D
-                ):
+    """Labelled data: class y has prior p(y) and a Gaussian mixture p(x|y); p_t(x|y), p_t(x),
+    p_t(y|x) in closed form."""
+
+    def __init__(
+        self,
+        priors,  # p(y), (K,), positive, summing to 1
+        classes: list,  # K GaussianMixture objects, p(x_0 | y), all in the same dimension D
+    ):
         self.priors = torch.as_tensor(priors, dtype=torch.float64)
         self.classes = list(classes)
         K = len(self.classes)
-        if self.priors.shape != (K,) or (self.priors <= 0).any() or abs(self.priors.sum().item() - 1) > 1e-9:
-            raise ValueError(f'priors must be {K} positive numbers summing to 1, got {self.priors.tolist()}')
-        if len({c.means.shape[1] for c in self.classes}) != 1: raise ValueError('all classes must have the same dimension')
+        if (
+            self.priors.shape != (K,)
+            or (self.priors <= 0).any()
+            or abs(self.priors.sum().item() - 1) > 1e-9
+        ):
+            raise ValueError(
+                f'priors must be {K} positive numbers summing to 1, got {self.priors.tolist()}'
+            )
+        if len({c.means.shape[1] for c in self.classes}) != 1:
+            raise ValueError('all classes must have the same dimension')
         # the unconditional data p(x) = sum_y p(y) p(x|y) is one big mixture
         w = torch.cat([p * c.weights for p, c in zip(self.priors, self.classes)])
         mu = torch.cat([c.means for c in self.classes])
         self.mixture = GaussianMixture(w, mu, torch.cat([c.stds for c in self.classes]))
 
     @property
-    def num_classes(self)->int: return len(self.classes)
+    def num_classes(self) -> int:
+        return len(self.classes)
 
-    def sample(self, n:int, generator=None)->tuple:  # x (n, D) float64, y (n,) long
+    def sample(self, n: int, generator=None) -> tuple:  # x (n, D) float64, y (n,) long
         "Draw n labelled points: y ~ p(y), then x ~ p(x|y)."
         y = torch.multinomial(self.priors, n, replacement=True, generator=generator)
-        x = torch.cat([self.classes[k].sample(int((y == k).sum()), generator) for k in range(self.num_classes)])
+        x = torch.cat(
+            [
+                self.classes[k].sample(int((y == k).sum()), generator)
+                for k in range(self.num_classes)
+            ]
+        )
         return x, y.sort().values
 
 # %% ../nbs/25_guidance.ipynb #25a00008
-def _per_class(self:LabelledMixture, f, y:Tensor, x:Tensor, ab)->Tensor:
+def _per_class(self: LabelledMixture, f, y: Tensor, x: Tensor, ab) -> Tensor:
     "f(x, ab, class) of each row's class y (B,); y = K (∅) gives f of the unconditional mixture."
     K = self.num_classes
     y = torch.as_tensor(y, device=x.device).long().reshape(-1).expand(len(x))
-    out = torch.stack([f(m, x, ab) for m in self.classes + [self.mixture]], 1)   # (B, K+1, ...)
+    out = torch.stack([f(m, x, ab) for m in self.classes + [self.mixture]], 1)  # (B, K+1, ...)
     return out[torch.arange(len(x)), y.clamp(0, K)]
 
-@patch
-def log_prob(self:LabelledMixture, x:Tensor, ab=1.0, y=None)->Tensor:
-    "log p_t(x | y), or log p_t(x) when y is None or ∅ = K; (B,)."
-    if y is None: return self.mixture.log_prob(x, ab)
-    return _per_class(self, lambda m, x, ab: m.log_prob(x, ab), y, x, ab)
 
 @patch
-def class_log_posterior(self:LabelledMixture, x:Tensor, ab=1.0)->Tensor:
+def log_prob(self: LabelledMixture, x: Tensor, ab=1.0, y=None) -> Tensor:
+    "log p_t(x | y), or log p_t(x) when y is None or ∅ = K; (B,)."
+    if y is None:
+        return self.mixture.log_prob(x, ab)
+    return _per_class(self, lambda m, x, ab: m.log_prob(x, ab), y, x, ab)
+
+
+@patch
+def class_log_posterior(self: LabelledMixture, x: Tensor, ab=1.0) -> Tensor:
     "log p_t(y | x) for every class, (B, K): the Bayes-optimal classifier of noisy points."
     lp = torch.stack([c.log_prob(x, ab) for c in self.classes], 1) + self.priors.to(x).log()
     return lp - torch.logsumexp(lp, 1, keepdim=True)
 
+
 @patch
-def score(self:LabelledMixture, x:Tensor, ab=1.0, y=None)->Tensor:
+def score(self: LabelledMixture, x: Tensor, ab=1.0, y=None) -> Tensor:
     "∇ log p_t(x | y), or ∇ log p_t(x) when y is None or ∅; (B, D)."
-    if y is None: return self.mixture.score(x, ab)
+    if y is None:
+        return self.mixture.score(x, ab)
     return _per_class(self, lambda m, x, ab: m.score(x, ab), y, x, ab)
 
 # %% ../nbs/25_guidance.ipynb #25a00009
 @patch
-def eps(self:LabelledMixture, x:Tensor, ab, y=None)->Tensor:
-    "The optimal conditional noise predictor ε*(x_t, t, y) of (2); y None or ∅: the unconditional one. (B, D)."
+def eps(self: LabelledMixture, x: Tensor, ab, y=None) -> Tensor:
+    """The optimal conditional noise predictor ε*(x_t, t, y) of (2); y None or ∅: the unconditional
+    one. (B, D)."""
     return -(1 - torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1)).sqrt() * self.score(x, ab, y)
 
+
 class MixtureEps(nn.Module):
-    "The ideal class-conditional network for a LabelledMixture and a schedule: (x_t, t, y=None) -> ε*, ∅ = K."
-    def __init__(self, data:LabelledMixture, diffusion:Diffusion):
+    """The ideal class-conditional network for a LabelledMixture and a schedule: (x_t, t, y=None) ->
+    ε*, ∅ = K."""
+
+    def __init__(self, data: LabelledMixture, diffusion: Diffusion):
         super().__init__()
         self.data, self.num_classes = data, data.num_classes
         self.register_buffer('alphas_cumprod', diffusion.alphas_cumprod.clone(), persistent=False)
 
-    def forward(self, x:Tensor, t:Tensor, y:Tensor=None)->Tensor:
+    def forward(self, x: Tensor, t: Tensor, y: Tensor = None) -> Tensor:
         ab = self.alphas_cumprod.to(x.device)[t].to(x.dtype)
         return self.data.eps(x, ab, y)
 
 # %% ../nbs/25_guidance.ipynb #25a00015
-def guided_score(data:LabelledMixture, # the labelled data, closed form
-                 x:Tensor,             # points (B, D)
-                 ab,                   # noise level ᾱ_t: a number or (B,)
-                 y,                    # the class of each point (B,) or one int
-                 s:float,              # the guidance scale: 0 unconditional, 1 conditional
-                )->Tensor:             # (B, D)
+def guided_score(
+    data: LabelledMixture,  # the labelled data, closed form
+    x: Tensor,  # points (B, D)
+    ab,  # noise level ᾱ_t: a number or (B,)
+    y,  # the class of each point (B,) or one int
+    s: float,  # the guidance scale: 0 unconditional, 1 conditional
+) -> Tensor:  # (B, D)
     "The guided score (5), ∇ log p_t(x) + s ∇ log p_t(y | x), in closed form."
     return (1 - s) * data.score(x, ab) + s * data.score(x, ab, y)
 
 # %% ../nbs/25_guidance.ipynb #25a00016
 class ClassifierGuidance(nn.Module):
     "Eq. (3): an (x_t, t) -> ε network guided by the gradient of a classifier of noisy inputs."
-    def __init__(self,
-                 model,              # callable (x_t, t) -> ε̂ (unconditional, or conditional with its label fixed)
-                 log_prob,           # callable (x_t, t, y) -> (B,) log p_φ(y | x_t, t), differentiable in x_t
-                 labels:Tensor,      # the batch's classes y, (B,)
-                 scale:float,        # s in (3)
-                 diffusion:Diffusion,# the schedule, for √(1 - ᾱ_t)
-                ):
+
+    def __init__(
+        self,
+        model,  # callable (x_t, t) -> ε̂ (unconditional, or conditional with its label fixed)
+        log_prob,  # callable (x_t, t, y) -> (B,) log p_φ(y | x_t, t), differentiable in x_t
+        labels: Tensor,  # the batch's classes y, (B,)
+        scale: float,  # s in (3)
+        diffusion: Diffusion,  # the schedule, for √(1 - ᾱ_t)
+    ):
         super().__init__()
-        self.model, self.log_prob, self.scale, self.diffusion = model, log_prob, float(scale), diffusion
+        self.model, self.log_prob, self.scale, self.diffusion = (
+            model,
+            log_prob,
+            float(scale),
+            diffusion,
+        )
         self.labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
 
-    def forward(self, x:Tensor, t:Tensor)->Tensor:
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
         # samplers run under inference_mode; a classifier's gradient needs autograd, on an ordinary copy of x
         with torch.inference_mode(False), torch.enable_grad():
             xg = x.detach().clone().requires_grad_(True)
-            grad, = torch.autograd.grad(self.log_prob(xg, t, self.labels.to(x.device)).sum(), xg)
+            (grad,) = torch.autograd.grad(self.log_prob(xg, t, self.labels.to(x.device)).sum(), xg)
         sd = extract(self.diffusion.sqrt_one_minus_alphas_cumprod.to(x.device), t, x.shape, x.dtype)
-        return self.model(x, t) - self.scale * sd * grad                                  # (3)
+        return self.model(x, t) - self.scale * sd * grad  # (3)

@@ -13,98 +13,143 @@ import torch
 from torch import Tensor
 
 from .diffusion import Diffusion, Chain, noise_like
-from .sample import (timesteps, infer_device, diffusion_on, batch_shape, make_generator, start_chunks,
-                            sampling_spec, check_spec, visited_steps, AncestralChain, run_chains)
+from ddpm_nb.sample import (
+    timesteps,
+    infer_device,
+    diffusion_on,
+    batch_shape,
+    make_generator,
+    start_chunks,
+    sampling_spec,
+    check_spec,
+    visited_steps,
+    AncestralChain,
+    run_chains,
+)
 
 # %% ../nbs/26_inpainting.ipynb #1a000007
-def known_at(diffusion:Diffusion, # the schedule
-             x0:Tensor,           # the known image, (B, ...)
-             level:int,           # 0-based step of the noise level wanted; -1 is x_0 itself
-             noise:Tensor=None,   # ε ~ N(0, I) shaped like x0; drawn when None
-            )->Tensor:            # x_level ~ q(x_level | x_0), same shape as x0
-    "The known region at noise level `level` (eq. 1): a draw of q(x_level | x_0), or x_0 itself at level −1."
-    if level < 0: return x0
+def known_at(
+    diffusion: Diffusion,  # the schedule
+    x0: Tensor,  # the known image, (B, ...)
+    level: int,  # 0-based step of the noise level wanted; -1 is x_0 itself
+    noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
+) -> Tensor:  # x_level ~ q(x_level | x_0), same shape as x0
+    """The known region at noise level `level` (eq. 1): a draw of q(x_level | x_0), or x_0 itself at
+    level −1."""
+    if level < 0:
+        return x0
     t = torch.full((x0.shape[0],), level, device=x0.device, dtype=torch.long)
     return diffusion.q_sample(x0, t, noise)
 
-def forward_jump(diffusion:Diffusion, # the schedule
-                 x:Tensor,            # x_s, (B, ...)
-                 s:int,               # its 0-based level; -1 is x_0
-                 t:int,               # the higher level to jump to, s < t <= T − 1
-                 noise:Tensor=None,   # z ~ N(0, I) shaped like x; drawn when None
-                )->Tensor:            # x_t ~ q(x_t | x_s)
-    "The forward chain from level s up to t in one draw (eq. 2): x_t = √(ᾱ_t/ᾱ_s) x_s + √(1 − ᾱ_t/ᾱ_s) z."
+
+def forward_jump(
+    diffusion: Diffusion,  # the schedule
+    x: Tensor,  # x_s, (B, ...)
+    s: int,  # its 0-based level; -1 is x_0
+    t: int,  # the higher level to jump to, s < t <= T − 1
+    noise: Tensor = None,  # z ~ N(0, I) shaped like x; drawn when None
+) -> Tensor:  # x_t ~ q(x_t | x_s)
+    """The forward chain from level s up to t in one draw (eq. 2): x_t = √(ᾱ_t/ᾱ_s) x_s + √(1 −
+    ᾱ_t/ᾱ_s) z."""
     if not -1 <= s < t < diffusion.T:
         raise ValueError(f'need -1 <= s < t <= T-1 = {diffusion.T - 1}, got s={s}, t={t}')
     ac = diffusion.alphas_cumprod
-    ratio = float(ac[t] / ac[s]) if s >= 0 else float(ac[t])          # float64 ratio, ᾱ_{-1} := 1
-    if noise is None: noise = torch.randn_like(x)
+    ratio = float(ac[t] / ac[s]) if s >= 0 else float(ac[t])  # float64 ratio, ᾱ_{-1} := 1
+    if noise is None:
+        noise = torch.randn_like(x)
     return math.sqrt(ratio) * x + math.sqrt(1 - ratio) * noise
 
-def paste(known:Tensor,  # values for the kept pixels, (B, ...)
-          x:Tensor,      # values for the filled pixels, same shape
-          mask:Tensor,   # bool, broadcastable: True = keep (take `known`), False = fill (take `x`)
-         )->Tensor:
-    "m ⊙ known + (1 − m) ⊙ x (eq. 1) as a selection: kept pixels copied bit for bit, no NaN leaks in from x."
+
+def paste(
+    known: Tensor,  # values for the kept pixels, (B, ...)
+    x: Tensor,  # values for the filled pixels, same shape
+    mask: Tensor,  # bool, broadcastable: True = keep (take `known`), False = fill (take `x`)
+) -> Tensor:
+    """m ⊙ known + (1 − m) ⊙ x (eq. 1) as a selection: kept pixels copied bit for bit, no NaN leaks
+    in from x."""
     return torch.where(mask, known, x)
 
 # %% ../nbs/26_inpainting.ipynb #1a000014
-def jump_schedule(steps:int,      # S, the number of steps the sampler visits
-                  jump:int=10,    # j: how far each resampling goes back up, in sampler steps
-                  resample:int=1, # R: how many times each resampled stretch of j steps is denoised (1: never)
-                 )->list:         # positions 0..S in visiting order: 0 is the start x_T, S is x_0
-    "The positions a RePaint chain visits (eq. 3): down one at a time, back up `jump`, R − 1 times per jump point."
+def jump_schedule(
+    steps: int,  # S, the number of steps the sampler visits
+    jump: int = 10,  # j: how far each resampling goes back up, in sampler steps
+    resample: int = 1,  # R: how many times each resampled stretch of j steps is denoised (1: never)
+) -> list:  # positions 0..S in visiting order: 0 is the start x_T, S is x_0
+    """The positions a RePaint chain visits (eq. 3): down one at a time, back up `jump`, R − 1 times
+    per jump point."""
     for name, v in (('steps', steps), ('jump', jump), ('resample', resample)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f'{name} must be a positive int, got {v!r}')
-    owed = {}                                  # jumps back each jump point still owes
+    owed = {}  # jumps back each jump point still owes
     p, out = 0, [0]
     while p < steps:
         p += 1
         out.append(p)
         # jump points: every j-th position counted up from the last noisy one, S − 1, with room for a jump above
-        if p < steps and p >= jump and (steps - 1 - p) % jump == 0 and owed.setdefault(p, resample - 1) > 0:
+        if (
+            p < steps
+            and p >= jump
+            and (steps - 1 - p) % jump == 0
+            and owed.setdefault(p, resample - 1) > 0
+        ):
             owed[p] -= 1
             p -= jump
             out.append(p)
     return out
 
-def reverse_moves(plan:list)->int:
+
+def reverse_moves(plan: list) -> int:
     "How many reverse steps (network calls) a plan of `jump_schedule` makes: its moves down by one."
     return sum(b == a + 1 for a, b in zip(plan, plan[1:]))
 
 # %% ../nbs/26_inpainting.ipynb #1a000019
-def check_mask(mask,        # 1 = keep, 0 = fill; (N or 1, 1, H, W) for images (N, C, H, W); bool or numbers
-               shape:tuple, # the images' shape
-              )->Tensor:    # bool, expanded (no copy) to `shape`
-    "Validate an inpainting mask against images of `shape`: it must broadcast to them and hold only 0 and 1."
-    try: mask = torch.as_tensor(mask)
-    except (TypeError, ValueError, RuntimeError) as e: raise ValueError(f'mask must be a numeric 0/1 array ({e})') from None
+def check_mask(
+    mask,  # 1 = keep, 0 = fill; (N or 1, 1, H, W) for images (N, C, H, W); bool or numbers
+    shape: tuple,  # the images' shape
+) -> Tensor:  # bool, expanded (no copy) to `shape`
+    """Validate an inpainting mask against images of `shape`: it must broadcast to them and hold
+    only 0 and 1."""
+    try:
+        mask = torch.as_tensor(mask)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f'mask must be a numeric 0/1 array ({e})') from None
     shape = torch.Size(shape)
-    try: ok = mask.ndim == len(shape) and torch.broadcast_shapes(mask.shape, shape) == shape
-    except RuntimeError: ok = False
+    try:
+        ok = mask.ndim == len(shape) and torch.broadcast_shapes(mask.shape, shape) == shape
+    except RuntimeError:
+        ok = False
     if not ok:
         want = '(N or 1, 1, H, W)' if len(shape) == 4 else '(N or 1, D)'
-        raise ValueError(f'mask of shape {tuple(mask.shape)} does not broadcast to the images {tuple(shape)}; give {want}')
+        raise ValueError(
+            f'mask of shape {tuple(mask.shape)} does not broadcast to the images {tuple(shape)}; '
+            f'give {want}'
+        )
     if mask.dtype != torch.bool:
-        bad = ~((mask == 0) | (mask == 1))                 # NaN counts as bad
+        bad = ~((mask == 0) | (mask == 1))  # NaN counts as bad
         if bad.any():
-            raise ValueError(f'mask must hold only 0 (fill) and 1 (keep); found {int(bad.sum())} other value(s), e.g. '
-                             f'{mask[bad].flatten()[0].item():g}: threshold it first (mask > 0.5)')
+            raise ValueError(
+                f'mask must hold only 0 (fill) and 1 (keep); found {int(bad.sum())} other '
+                f'value(s), e.g. '
+                f'{mask[bad].flatten()[0].item():g}: threshold it first (mask > 0.5)'
+            )
     return mask.bool().expand(shape)
 
 # %% ../nbs/26_inpainting.ipynb #1a000022
-def sampler_levels(T:int,              # the schedule's number of steps
-                   sampler:str='ddpm', # "ddpm" (all T steps) or "ddim"
-                   steps:int=None,     # steps visited (None: all T)
-                   spacing:str='uniform', # which steps DDIM visits (`timesteps`)
-                  )->list:             # S + 1 ints, descending, ending with -1 (x_0)
-    "The noise levels of a sampler's positions 0..S: position p holds x at level `levels[p]`; −1 is x_0."
+def sampler_levels(
+    T: int,  # the schedule's number of steps
+    sampler: str = 'ddpm',  # "ddpm" (all T steps) or "ddim"
+    steps: int = None,  # steps visited (None: all T)
+    spacing: str = 'uniform',  # which steps DDIM visits (`timesteps`)
+) -> list:  # S + 1 ints, descending, ending with -1 (x_0)
+    """The noise levels of a sampler's positions 0..S: position p holds x at level `levels[p]`; −1
+    is x_0."""
     S = T if steps is None else steps
     return timesteps(T, S, spacing if sampler == 'ddim' else 'uniform').tolist() + [-1]
 
-def _edit_spec(spec, T:int, what:str)->int:
-    "Check a spec for RePaint or SDEdit, which run on the steps of Algorithm 2 or DDIM; the number of steps."
+
+def _edit_spec(spec, T: int, what: str) -> int:
+    """Check a spec for RePaint or SDEdit, which run on the steps of Algorithm 2 or DDIM; the number
+    of steps."""
     S = check_spec(spec, T)
     if spec.sampler not in ('ddpm', 'ddim'):
         raise ValueError(f'{what} runs on ddpm or ddim steps, not sampler={spec.sampler!r}')
@@ -112,40 +157,46 @@ def _edit_spec(spec, T:int, what:str)->int:
 
 # %% ../nbs/26_inpainting.ipynb #1a000025
 class RePaintChain(Chain):
-    "RePaint's walk over a sampler's positions (eq. 3): down by a reverse step merged with the known region (1), up by (2)."
-    def __init__(self,
-                 base:AncestralChain, # the sampler's reverse steps, for this batch
-                 d:Diffusion,         # the schedule
-                 known:Tensor,        # the images whose kept pixels are known, (B, ...)
-                 mask:Tensor,         # bool, broadcastable to `known`: True = keep
-                 plan:list,           # the positions visited (`jump_schedule`)
-                ):
-        self.base, self.d, self.known, self.mask, self.plan = base, d, known, mask, plan
-        self.levels = base.ts + [-1]                          # position p holds x at level levels[p]
+    """RePaint's walk over a sampler's positions (eq. 3): down by a reverse step merged with the
+    known region (1), up by (2)."""
 
-    def __len__(self)->int:
+    def __init__(
+        self,
+        base: AncestralChain,  # the sampler's reverse steps, for this batch
+        d: Diffusion,  # the schedule
+        known: Tensor,  # the images whose kept pixels are known, (B, ...)
+        mask: Tensor,  # bool, broadcastable to `known`: True = keep
+        plan: list,  # the positions visited (`jump_schedule`)
+    ):
+        self.base, self.d, self.known, self.mask, self.plan = base, d, known, mask, plan
+        self.levels = base.ts + [-1]  # position p holds x at level levels[p]
+
+    def __len__(self) -> int:
         return len(self.plan) - 1
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         a, b = self.plan[k], self.plan[k + 1]
         g, lv = self.base.g, self.levels
-        if b == a + 1:                                        # down: one reverse step, then (1)
+        if b == a + 1:  # down: one reverse step, then (1)
             unknown = self.base.step(model, x, a)
             eps = noise_like(x, g) if lv[b] >= 0 else None
             return paste(known_at(self.d, self.known, lv[b], eps), unknown, self.mask)
-        return forward_jump(self.d, x, lv[a], lv[b], noise_like(x, g))   # up: q(x_t | x_s), (2)
+        return forward_jump(self.d, x, lv[a], lv[b], noise_like(x, g))  # up: q(x_t | x_s), (2)
 
 # %% ../nbs/26_inpainting.ipynb #1a000026
-def repaint(model,              # callable (x_t, t[, y]) -> output shaped like x_t
-            diffusion:Diffusion,# the schedule the model was trained with
-            x0:Tensor,          # the images to complete, (N, C, H, W) (or (N, D)) in [-1, 1]; filled pixels ignored
-            mask,               # 1 = keep, 0 = fill, broadcastable to x0: (N or 1, 1, H, W); see `check_mask`
-            resample:int=1,     # R: times each stretch of `jump` steps is denoised (1: no resampling)
-            jump:int=10,        # j: sampler steps per resampling jump
-            spec=None,          # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
-            **options,          # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
-           )->Tensor:           # completions (N, ...): x0 where mask is 1, bit for bit
-    "RePaint (Lugmayr et al. 2022): fill the masked-out pixels of x0 with model samples that agree with the kept ones."
+def repaint(
+    model,  # callable (x_t, t[, y]) -> output shaped like x_t
+    diffusion: Diffusion,  # the schedule the model was trained with
+    # the images to complete, (N, C, H, W) (or (N, D)) in [-1, 1]; filled pixels ignored
+    x0: Tensor,
+    mask,  # 1 = keep, 0 = fill, broadcastable to x0: (N or 1, 1, H, W); see `check_mask`
+    resample: int = 1,  # R: times each stretch of `jump` steps is denoised (1: no resampling)
+    jump: int = 10,  # j: sampler steps per resampling jump
+    spec=None,  # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
+    **options,  # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
+) -> Tensor:  # completions (N, ...): x0 where mask is 1, bit for bit
+    """RePaint (Lugmayr et al. 2022): fill the masked-out pixels of x0 with model samples that agree
+    with the kept ones."""
     spec = sampling_spec(spec or 'ddpm', **options)
     shape = batch_shape(None, x0)
     S = _edit_spec(spec, diffusion.T, 'RePaint')
@@ -159,78 +210,109 @@ def repaint(model,              # callable (x_t, t[, y]) -> output shaped like x
         rows = slice(lo, lo + len(x))
         return RePaintChain(AncestralChain(d, ts, spec, g, x), d, x0[rows], mask[rows], plan)
 
-    out, _ = run_chains(model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0])
+    out, _ = run_chains(
+        model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0]
+    )
     return paste(x0, out.clamp(-1, 1) if spec.clip else out, mask)
 
 # %% ../nbs/26_inpainting.ipynb #1a000040
-def sdedit_steps(S:int,          # the sampler's number of steps
-                 strength:float, # in [0, 1]
-                )->int:          # k, the number of reverse steps SDEdit runs: round(strength · S), halves up
-    "How many of a sampler's S steps SDEdit runs for `strength` (eq. 5): 0 returns the input, S is plain sampling."
+def sdedit_steps(
+    S: int,  # the sampler's number of steps
+    strength: float,  # in [0, 1]
+) -> int:  # k, the number of reverse steps SDEdit runs: round(strength · S), halves up
+    """How many of a sampler's S steps SDEdit runs for `strength` (eq. 5): 0 returns the input, S is
+    plain sampling."""
     check_strength(strength)
     return int(math.floor(strength * S + 0.5))
 
+
 def check_strength(strength, name='strength'):
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise ValueError(f'{name} must be a number in [0, 1] (0: return the input, 1: plain sampling), got {strength!r}')
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, (int, float))
+        or not 0 <= strength <= 1
+    ):
+        raise ValueError(
+            f'{name} must be a number in [0, 1] (0: return the input, 1: plain sampling), got '
+            f'{strength!r}'
+        )
+
 
 class SDEditChain(Chain):
-    "SDEdit (eq. 5): start from x_init noised to the sampler's position S − k, then make the last k moves of `base`."
-    def __init__(self, base:AncestralChain, d:Diffusion, x_init:Tensor, k:int):
+    """SDEdit (eq. 5): start from x_init noised to the sampler's position S − k, then make the last
+    k moves of `base`."""
+
+    def __init__(self, base: AncestralChain, d: Diffusion, x_init: Tensor, k: int):
         self.base, self.d, self.x_init, self.first = base, d, x_init, len(base) - k
 
-    def __len__(self)->int:
+    def __len__(self) -> int:
         return len(self.base) - self.first
 
-    def start(self, eps:Tensor)->Tensor:
-        if self.first == 0:                 # strength 1: N(0, I) itself, as `sample` starts, draw for draw
+    def start(self, eps: Tensor) -> Tensor:
+        if self.first == 0:  # strength 1: N(0, I) itself, as `sample` starts, draw for draw
             return eps
-        return known_at(self.d, self.x_init, self.base.ts[self.first], eps)   # (5)
+        return known_at(self.d, self.x_init, self.base.ts[self.first], eps)  # (5)
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         return self.base.step(model, x, self.first + k)
 
-def sdedit(model,              # callable (x_t, t[, y]) -> output shaped like x_t
-           diffusion:Diffusion,# the schedule the model was trained with
-           x_init:Tensor,      # the images to edit, (N, C, H, W) (or (N, D)) in [-1, 1]
-           strength:float=0.5, # how far to noise: 0 returns x_init, 1 ignores it (plain sampling)
-           spec=None,          # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
-           **options,          # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
-          )->Tensor:           # edited images (N, ...)
-    "SDEdit (Meng et al. 2022): noise x_init to step strength·T with q(x_t | x_0) (eq. 5), then run the reverse chain."
+
+def sdedit(
+    model,  # callable (x_t, t[, y]) -> output shaped like x_t
+    diffusion: Diffusion,  # the schedule the model was trained with
+    x_init: Tensor,  # the images to edit, (N, C, H, W) (or (N, D)) in [-1, 1]
+    strength: float = 0.5,  # how far to noise: 0 returns x_init, 1 ignores it (plain sampling)
+    spec=None,  # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
+    **options,  # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
+) -> Tensor:  # edited images (N, ...)
+    """SDEdit (Meng et al. 2022): noise x_init to step strength·T with q(x_t | x_0) (eq. 5), then
+    run the reverse chain."""
     spec = sampling_spec(spec or 'ddpm', **options)
     shape = batch_shape(None, x_init)
     S = _edit_spec(spec, diffusion.T, 'SDEdit')
     k = sdedit_steps(S, strength)
     device = infer_device(model, x_init, diffusion, spec.device)
     if k == 0:
-        return x_init.to(device, copy=True)                 # nothing to run: the input, bit for bit
+        return x_init.to(device, copy=True)  # nothing to run: the input, bit for bit
     d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
     ts, x_init = visited_steps(d, spec, S), x_init.to(device)
 
     def chain_for(x, lo):
-        return SDEditChain(AncestralChain(d, ts, spec, g, x), d, x_init[lo:lo + len(x)], k)
+        return SDEditChain(AncestralChain(d, ts, spec, g, x), d, x_init[lo : lo + len(x)], k)
 
-    out, _ = run_chains(model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0])
+    out, _ = run_chains(
+        model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0]
+    )
     return out.clamp(-1, 1) if spec.clip else out
 
 # %% ../nbs/26_inpainting.ipynb #1a000067
-def edit_run(model, diffusion, cfg, # a trained DDPM run, as `load_run` returns it
-             mode:str,              # "inpaint" or "sdedit" (`check_edit_flags`)
-             images:Tensor,         # float32 (N, C, H, W) in [0, 1] (`check_unit_images`)
-             mask=None,             # inpaint: 0/1 array broadcastable to images, 1 = keep
-             strength:float=0.5,    # sdedit: in [0, 1]
-             resample:int=1,        # inpaint: R
-             jump:int=10,           # inpaint: j
-             **sample_kw,           # sampler, steps, eta, seed, device, batch_size, progress: as for `sample`
-            )->Tensor:              # (N, C, H, W) float32 in [0, 1] on the CPU; inpaint: kept pixels are `images`' own
-    "What `ddpm_sample --inpaint/--init` runs: RePaint or SDEdit on [0, 1] images, results on the [0, 1] scale."
+def edit_run(
+    model,
+    diffusion,
+    cfg,  # a trained DDPM run, as `load_run` returns it
+    mode: str,  # "inpaint" or "sdedit" (`check_edit_flags`)
+    images: Tensor,  # float32 (N, C, H, W) in [0, 1] (`check_unit_images`)
+    mask=None,  # inpaint: 0/1 array broadcastable to images, 1 = keep
+    strength: float = 0.5,  # sdedit: in [0, 1]
+    resample: int = 1,  # inpaint: R
+    jump: int = 10,  # inpaint: j
+    **sample_kw,  # sampler, steps, eta, seed, device, batch_size, progress: as for `sample`
+) -> Tensor:  # (N, C, H, W) float32 in [0, 1] on the CPU; inpaint: kept pixels are `images`' own
+    """What `ddpm_sample --inpaint/--init` runs: RePaint or SDEdit on [0, 1] images, results on the
+    [0, 1] scale."""
     if cfg.objective != 'ddpm':
-        raise ValueError(f'--inpaint and --init need a DDPM run; this one was trained with objective {cfg.objective!r}')
-    x = images * 2 - 1                                     # [0, 1] -> [-1, 1], the model's scale
+        raise ValueError(
+            f'--inpaint and --init need a DDPM run; this one was trained with objective '
+            f'{cfg.objective!r}'
+        )
+    x = images * 2 - 1  # [0, 1] -> [-1, 1], the model's scale
     kw = dict(pred=cfg.pred, var=cfg.var, **sample_kw)
     if mode == 'sdedit':
         return ((sdedit(model, diffusion, x, strength, **kw).float().cpu() + 1) / 2).clamp(0, 1)
     keep = check_mask(mask, tuple(images.shape)).cpu()
-    out = (repaint(model, diffusion, x, keep, resample=resample, jump=jump, **kw).float().cpu() + 1) / 2
-    return torch.where(keep, images, out.clamp(0, 1))     # the kept pixels exactly as given, not their round trip
+    out = (
+        repaint(model, diffusion, x, keep, resample=resample, jump=jump, **kw).float().cpu() + 1
+    ) / 2
+    return torch.where(
+        keep, images, out.clamp(0, 1)
+    )  # the kept pixels exactly as given, not their round trip

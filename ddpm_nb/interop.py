@@ -23,22 +23,54 @@ from .files import atomic_write, CheckpointError
 from .checkpoint import load_run, load_tensors
 
 # %% ../nbs/18_interop.ipynb #9b13b812
-DIFFUSERS_UNET_DEFAULTS = dict(  # UNet2DModel's constructor defaults (diffusers 0.42), for keys a config.json leaves out
-    sample_size=None, in_channels=3, out_channels=3, center_input_sample=False, time_embedding_type='positional',
-    time_embedding_dim=None, freq_shift=0, flip_sin_to_cos=True,
-    down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'),
-    mid_block_type='UNetMidBlock2D', up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'),
-    block_out_channels=(224, 448, 672, 896), layers_per_block=2, mid_block_scale_factor=1, downsample_padding=1,
-    downsample_type='conv', upsample_type='conv', dropout=0.0, act_fn='silu', attention_head_dim=8, norm_num_groups=32,
-    attn_norm_num_groups=None, norm_eps=1e-5, resnet_time_scale_shift='default', add_attention=True,
-    class_embed_type=None, num_class_embeds=None, num_train_timesteps=None)
+DIFFUSERS_UNET_DEFAULTS = (
+    dict(  # UNet2DModel's constructor defaults (diffusers 0.42), for keys a config.json leaves out
+        sample_size=None,
+        in_channels=3,
+        out_channels=3,
+        center_input_sample=False,
+        time_embedding_type='positional',
+        time_embedding_dim=None,
+        freq_shift=0,
+        flip_sin_to_cos=True,
+        down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'),
+        mid_block_type='UNetMidBlock2D',
+        up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'),
+        block_out_channels=(224, 448, 672, 896),
+        layers_per_block=2,
+        mid_block_scale_factor=1,
+        downsample_padding=1,
+        downsample_type='conv',
+        upsample_type='conv',
+        dropout=0.0,
+        act_fn='silu',
+        attention_head_dim=8,
+        norm_num_groups=32,
+        attn_norm_num_groups=None,
+        norm_eps=1e-5,
+        resnet_time_scale_shift='default',
+        add_attention=True,
+        class_embed_type=None,
+        num_class_embeds=None,
+        num_train_timesteps=None,
+    )
+)
 
 _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
-    'time_embedding_type': ('positional', 'the timestep enters through the sinusoidal embedding (1) of 06_unet'),
+    'time_embedding_type': (
+        'positional',
+        'the timestep enters through the sinusoidal embedding (1) of 06_unet',
+    ),
     'flip_sin_to_cos': (False, 'our embedding (1) lists sines before cosines'),
     'freq_shift': (1, 'our embedding (1) uses the frequencies 10000^(-j/(h-1))'),
-    'resnet_time_scale_shift': ('default', 'the embedded timestep is added after the first conv (2), not used as scale and shift'),
-    'downsample_padding': (0, "the stride-2 conv pads 1 pixel right/bottom only, like TensorFlow's 'SAME'"),
+    'resnet_time_scale_shift': (
+        'default',
+        'the embedded timestep is added after the first conv (2), not used as scale and shift',
+    ),
+    'downsample_padding': (
+        0,
+        "the stride-2 conv pads 1 pixel right/bottom only, like TensorFlow's 'SAME'",
+    ),
     'downsample_type': ('conv', 'downsampling is a stride-2 conv'),
     'upsample_type': ('conv', 'upsampling is nearest-neighbour then a conv'),
     'mid_block_type': ('UNetMidBlock2D', 'the middle is residual block, attention, residual block'),
@@ -46,100 +78,205 @@ _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
     'center_input_sample': (False, 'inputs are used as given, in [-1, 1]'),
     'mid_block_scale_factor': (1, 'residual outputs are not rescaled'),
     'act_fn': ('silu', 'every non-linearity is swish'),
-    'class_embed_type': (None, 'class labels enter through a learned table (num_class_embeds), eq. (4) of 06_unet'),
+    'class_embed_type': (
+        None,
+        'class labels enter through a learned table (num_class_embeds), eq. (4) of 06_unet',
+    ),
 }
 _DOWN, _UP = ('DownBlock2D', 'AttnDownBlock2D'), ('UpBlock2D', 'AttnUpBlock2D')
 
-def _same(a, b)->bool: return math.isclose(a, b, rel_tol=1e-9) if isinstance(b, float) and isinstance(a, (int, float)) else a == b
+
+def _same(a, b) -> bool:
+    return (
+        math.isclose(a, b, rel_tol=1e-9)
+        if isinstance(b, float) and isinstance(a, (int, float))
+        else a == b
+    )
 
 # %% ../nbs/18_interop.ipynb #d28f2e2c
-def _check_block_types(d:dict, L:int)->list:
-    "Validate the block types of diffusers config `d` with L levels; return, per level, whether it has attention."
+def _check_block_types(d: dict, L: int) -> list:
+    """Validate the block types of diffusers config `d` with L levels; return, per level, whether it
+    has attention."""
     down, up = list(d['down_block_types']), list(d['up_block_types'])
     if len(down) != L or len(up) != L:
-        raise ValueError(f'down_block_types and up_block_types need one entry per block_out_channels entry ({L}), '
-                         f'got {len(down)} and {len(up)}')
+        raise ValueError(
+            f'down_block_types and up_block_types need one entry per block_out_channels entry '
+            f'({L}), '
+            f'got {len(down)} and {len(up)}'
+        )
     for name, types, ok in (('down_block_types', down, _DOWN), ('up_block_types', up, _UP)):
         bad = [b for b in types if b not in ok]
-        if bad: raise ValueError(f'{name} contains {bad}, which ddpm_nb lacks; its U-Net has only {" and ".join(ok)} '
-                                 '(residual blocks, each followed by single-head self-attention in the Attn variant)')
+        if bad:
+            raise ValueError(
+                f'{name} contains {bad}, which ddpm_nb lacks; its U-Net has only '
+                f'{" and ".join(ok)} '
+                '(residual blocks, each followed by single-head self-attention in the Attn variant)'
+            )
     attn = [b == 'AttnDownBlock2D' for b in down]
-    if attn != [b == 'AttnUpBlock2D' for b in reversed(up)]:  # up_block_types run from the lowest resolution up
-        raise ValueError(f'down_block_types {down} and up_block_types {up} put attention at different levels; '
-                         'ddpm_nb places attention at the same resolutions on both paths')
+    if attn != [
+        b == 'AttnUpBlock2D' for b in reversed(up)
+    ]:  # up_block_types run from the lowest resolution up
+        raise ValueError(
+            f'down_block_types {down} and up_block_types {up} put attention at different levels; '
+            'ddpm_nb places attention at the same resolutions on both paths'
+        )
     return attn
 
 # %% ../nbs/18_interop.ipynb #12dd66f5
-def unet_config_from_diffusers(config:dict, # a UNet2DModel configuration (its config.json, or `model.config`)
-                              )->UNetConfig: # the same network as a ddpm_nb configuration
-    "Our UNetConfig for a diffusers UNet2DModel config; ValueError naming the setting if the network is not Ho's."
+def unet_config_from_diffusers(
+    config: dict,  # a UNet2DModel configuration (its config.json, or `model.config`)
+) -> UNetConfig:  # the same network as a ddpm_nb configuration
+    """Our UNetConfig for a diffusers UNet2DModel config; ValueError naming the setting if the
+    network is not Ho's."""
     if config.get('_class_name', 'UNet2DModel') != 'UNet2DModel':
-        raise ValueError(f"_class_name={config['_class_name']!r}: only diffusers' UNet2DModel can be converted")
-    unknown = sorted(k for k in config if not k.startswith('_') and k not in DIFFUSERS_UNET_DEFAULTS)
-    if unknown: warnings.warn(f'ignoring diffusers settings unknown to this converter (written for diffusers 0.42): {unknown}')
+        raise ValueError(
+            f"_class_name={config['_class_name']!r}: only diffusers' UNet2DModel can be converted"
+        )
+    unknown = sorted(
+        k for k in config if not k.startswith('_') and k not in DIFFUSERS_UNET_DEFAULTS
+    )
+    if unknown:
+        warnings.warn(
+            f'ignoring diffusers settings unknown to this converter (written for diffusers 0.42): '
+            f'{unknown}'
+        )
     d = {**DIFFUSERS_UNET_DEFAULTS, **config}
     for k, (v, why) in _REQUIRED.items():
-        if not _same(d[k], v): raise ValueError(f"{k}={d[k]!r} has no equivalent in ddpm_nb's U-Net, which needs "
-                                                f'{k}={v!r}: {why}')
-    boc = tuple(d['block_out_channels']); ch = boc[0]
-    if any(b % ch for b in boc): raise ValueError(f'block_out_channels={boc}: every width must be a multiple of the '
-                                                  f'first (ddpm_nb stores ch={ch} and integer multipliers ch_mult)')
+        if not _same(d[k], v):
+            raise ValueError(
+                f"{k}={d[k]!r} has no equivalent in ddpm_nb's U-Net, which needs {k}={v!r}: {why}"
+            )
+    boc = tuple(d['block_out_channels'])
+    ch = boc[0]
+    if any(b % ch for b in boc):
+        raise ValueError(
+            f'block_out_channels={boc}: every width must be a multiple of the '
+            f'first (ddpm_nb stores ch={ch} and integer multipliers ch_mult)'
+        )
     attn = _check_block_types(d, len(boc))
     size = d['sample_size']
-    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1]: size = size[0]
-    if not isinstance(size, int): raise ValueError(f'sample_size={size!r}: need one int (square images); it places '
-                                                    'attention by resolution and fixes the size the net was built for')
-    widths = [b for b, a in zip(boc, attn) if a] + [boc[-1]]             # every attention layer, the middle's included
+    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1]:
+        size = size[0]
+    if not isinstance(size, int):
+        raise ValueError(
+            f'sample_size={size!r}: need one int (square images); it places '
+            'attention by resolution and fixes the size the net was built for'
+        )
+    widths = [b for b, a in zip(boc, attn) if a] + [
+        boc[-1]
+    ]  # every attention layer, the middle's included
     if d['attention_head_dim'] is not None and any(w != d['attention_head_dim'] for w in widths):
-        raise ValueError(f"attention_head_dim={d['attention_head_dim']} splits attention of widths {widths} into "
-                         "several heads; ddpm_nb's attention has one head (attention_head_dim must be null or the width)")
+        raise ValueError(
+            f"attention_head_dim={d['attention_head_dim']} splits attention of widths {widths} "
+            f"into "
+            """several heads; ddpm_nb's attention has one head (attention_head_dim must be null or
+            the width)"""
+        )
     if d['time_embedding_dim'] not in (None, 4 * ch):
-        raise ValueError(f"time_embedding_dim={d['time_embedding_dim']}: ddpm_nb's timestep feature has 4 * ch = {4 * ch} channels")
+        raise ValueError(
+            f"time_embedding_dim={d['time_embedding_dim']}: ddpm_nb's timestep feature has 4 * ch "
+            f"= {4 * ch} channels"
+        )
     if d['attn_norm_num_groups'] not in (None, d['norm_num_groups']):
-        raise ValueError(f"attn_norm_num_groups={d['attn_norm_num_groups']}: ddpm_nb uses norm_num_groups={d['norm_num_groups']} everywhere")
+        raise ValueError(
+            f"attn_norm_num_groups={d['attn_norm_num_groups']}: ddpm_nb uses "
+            f"norm_num_groups={d['norm_num_groups']} everywhere"
+        )
     n_cls, eps = d['num_class_embeds'], d['norm_eps']
     if n_cls is not None and (isinstance(n_cls, bool) or not isinstance(n_cls, int) or n_cls < 2):
-        raise ValueError(f'num_class_embeds={n_cls!r}: need an int >= 2 (K classes and the null label), or null')
+        raise ValueError(
+            f'num_class_embeds={n_cls!r}: need an int >= 2 (K classes and the null label), or null'
+        )
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f'norm_eps={eps!r}: need a positive number')
-    return UNetConfig(in_channels=d['in_channels'], out_channels=d['out_channels'], ch=ch,
-                      ch_mult=tuple(b // ch for b in boc), num_res_blocks=d['layers_per_block'],
-                      attn_resolutions=tuple(size // 2**i for i, a in enumerate(attn) if a), dropout=float(d['dropout']),
-                      resolution=size, num_groups=d['norm_num_groups'], resamp_with_conv=True,
-                      num_classes=0 if n_cls is None else n_cls - 1, norm_eps=float(eps))
+    return UNetConfig(
+        in_channels=d['in_channels'],
+        out_channels=d['out_channels'],
+        ch=ch,
+        ch_mult=tuple(b // ch for b in boc),
+        num_res_blocks=d['layers_per_block'],
+        attn_resolutions=tuple(size // 2**i for i, a in enumerate(attn) if a),
+        dropout=float(d['dropout']),
+        resolution=size,
+        num_groups=d['norm_num_groups'],
+        resamp_with_conv=True,
+        num_classes=0 if n_cls is None else n_cls - 1,
+        norm_eps=float(eps),
+    )
 
 # %% ../nbs/18_interop.ipynb #b1b06285
-def diffusers_unet_config(cfg:UNetConfig)->dict: # a UNet2DModel config.json, every setting explicit
-    "The diffusers UNet2DModel configuration of our U-Net `cfg`; ValueError if diffusers cannot express it."
+def diffusers_unet_config(
+    cfg: UNetConfig,
+) -> dict:  # a UNet2DModel config.json, every setting explicit
+    """The diffusers UNet2DModel configuration of our U-Net `cfg`; ValueError if diffusers cannot
+    express it."""
     if cfg.ch_mult[0] != 1:
-        raise ValueError(f"ch_mult={cfg.ch_mult}: diffusers' conv_in outputs block_out_channels[0] channels, which also "
-                         'sets the width of the timestep embedding, so ch_mult[0] must be 1')
+        raise ValueError(
+            f"ch_mult={cfg.ch_mult}: diffusers' conv_in outputs block_out_channels[0] channels, "
+            f"which also "
+            'sets the width of the timestep embedding, so ch_mult[0] must be 1'
+        )
     if not cfg.resamp_with_conv:
-        raise ValueError("resamp_with_conv=False (average pooling / plain nearest upsampling) has no equivalent in "
-                         "diffusers' UNet2DModel, whose blocks always resample with a conv")
+        raise ValueError(
+            """resamp_with_conv=False (average pooling / plain nearest upsampling) has no equivalent
+            in"""
+            "diffusers' UNet2DModel, whose blocks always resample with a conv"
+        )
     attn = [cfg.resolution // 2**i in cfg.attn_resolutions for i in range(len(cfg.ch_mult))]
-    return {'_class_name': 'UNet2DModel', **DIFFUSERS_UNET_DEFAULTS, **{k: v for k, (v, _) in _REQUIRED.items()},
-            'sample_size': cfg.resolution, 'in_channels': cfg.in_channels, 'out_channels': cfg.out_channels,
-            'block_out_channels': [cfg.ch * m for m in cfg.ch_mult], 'layers_per_block': cfg.num_res_blocks,
-            'down_block_types': [_DOWN[a] for a in attn], 'up_block_types': [_UP[a] for a in reversed(attn)],
-            'dropout': cfg.dropout, 'norm_num_groups': cfg.num_groups, 'attention_head_dim': None,
-            'norm_eps': cfg.norm_eps, 'num_class_embeds': cfg.num_classes + 1 if cfg.num_classes else None}
+    return {
+        '_class_name': 'UNet2DModel',
+        **DIFFUSERS_UNET_DEFAULTS,
+        **{k: v for k, (v, _) in _REQUIRED.items()},
+        'sample_size': cfg.resolution,
+        'in_channels': cfg.in_channels,
+        'out_channels': cfg.out_channels,
+        'block_out_channels': [cfg.ch * m for m in cfg.ch_mult],
+        'layers_per_block': cfg.num_res_blocks,
+        'down_block_types': [_DOWN[a] for a in attn],
+        'up_block_types': [_UP[a] for a in reversed(attn)],
+        'dropout': cfg.dropout,
+        'norm_num_groups': cfg.num_groups,
+        'attention_head_dim': None,
+        'norm_eps': cfg.norm_eps,
+        'num_class_embeds': cfg.num_classes + 1 if cfg.num_classes else None,
+    }
 
 # %% ../nbs/18_interop.ipynb #bb963429
-_LEAF = {'temb_proj': 'time_emb_proj', 'shortcut': 'conv_shortcut',                         # residual blocks
-         'norm': 'group_norm', 'q': 'to_q', 'k': 'to_k', 'v': 'to_v', 'proj_out': 'to_out.0'}  # attention
-_MID = {'block_1': 'mid_block.resnets.0', 'attn_1': 'mid_block.attentions.0', 'block_2': 'mid_block.resnets.1'}
-_TOP = {'temb.dense0': 'time_embedding.linear_1', 'temb.dense1': 'time_embedding.linear_2',
-        'conv_in': 'conv_in', 'conv_out': 'conv_out', 'norm_out': 'conv_norm_out', 'class_emb': 'class_embedding'}
+_LEAF = {
+    'temb_proj': 'time_emb_proj',
+    'shortcut': 'conv_shortcut',  # residual blocks
+    'norm': 'group_norm',
+    'q': 'to_q',
+    'k': 'to_k',
+    'v': 'to_v',
+    'proj_out': 'to_out.0',
+}  # attention
+_MID = {
+    'block_1': 'mid_block.resnets.0',
+    'attn_1': 'mid_block.attentions.0',
+    'block_2': 'mid_block.resnets.1',
+}
+_TOP = {
+    'temb.dense0': 'time_embedding.linear_1',
+    'temb.dense1': 'time_embedding.linear_2',
+    'conv_in': 'conv_in',
+    'conv_out': 'conv_out',
+    'norm_out': 'conv_norm_out',
+    'class_emb': 'class_embedding',
+}
 
-def diffusers_name(name:str,     # a key of our UNet's state_dict, e.g. "up.1.attn.2.q.weight"
-                   n_levels:int, # len(cfg.ch_mult): diffusers numbers the up blocks in reverse
-                  )->str:        # the matching UNet2DModel key, e.g. "up_blocks.2.attentions.2.to_q.weight"
+
+def diffusers_name(
+    name: str,  # a key of our UNet's state_dict, e.g. "up.1.attn.2.q.weight"
+    n_levels: int,  # len(cfg.ch_mult): diffusers numbers the up blocks in reverse
+) -> str:  # the matching UNet2DModel key, e.g. "up_blocks.2.attentions.2.to_q.weight"
     "The diffusers UNet2DModel state-dict key of our key `name` (the table above)."
     *path, param = name.split('.')
     p = '.'.join(path)
-    if p in _TOP: return f'{_TOP[p]}.{param}'
-    if path[0] == 'mid' and len(path) == 3 and path[1] in _MID: return f'{_MID[path[1]]}.{_LEAF.get(path[2], path[2])}.{param}'
+    if p in _TOP:
+        return f'{_TOP[p]}.{param}'
+    if path[0] == 'mid' and len(path) == 3 and path[1] in _MID:
+        return f'{_MID[path[1]]}.{_LEAF.get(path[2], path[2])}.{param}'
     if path[0] in ('down', 'up'):
         lvl = int(path[1]) if path[0] == 'down' else n_levels - 1 - int(path[1])
         if path[2] == 'resample' and len(path) == 4:
@@ -150,236 +287,455 @@ def diffusers_name(name:str,     # a key of our UNet's state_dict, e.g. "up.1.at
     raise ValueError(f'{name!r} is not a key of ddpm_nb.unet.UNet')
 
 # %% ../nbs/18_interop.ipynb #8879fb5e
-_LEGACY_ATTN = {'to_q': 'query', 'to_k': 'key', 'to_v': 'value', 'to_out.0': 'proj_attn'}  # diffusers < 0.15
+_LEGACY_ATTN = {
+    'to_q': 'query',
+    'to_k': 'key',
+    'to_v': 'value',
+    'to_out.0': 'proj_attn',
+}  # diffusers < 0.15
 
-def _lookup(sd:dict, key:str)->str:
+
+def _lookup(sd: dict, key: str) -> str:
     "`key` if in `sd`, else its pre-0.15 attention name if that is; None if neither."
-    if key in sd: return key
-    old = re.sub(r'\.(to_q|to_k|to_v|to_out\.0)\.(weight|bias)$', lambda m: f'.{_LEGACY_ATTN[m[1]]}.{m[2]}', key)
+    if key in sd:
+        return key
+    old = re.sub(
+        r'\.(to_q|to_k|to_v|to_out\.0)\.(weight|bias)$',
+        lambda m: f'.{_LEGACY_ATTN[m[1]]}.{m[2]}',
+        key,
+    )
     return old if old in sd else None
 
-def weights_from_diffusers(sd:dict,         # a UNet2DModel state dict (current or pre-0.15 attention names)
-                           cfg:UNetConfig,  # our configuration of the same network (`unet_config_from_diffusers`)
-                          )->dict:          # our state dict, for `UNet(cfg).load_state_dict`
-    "Rename and reshape a diffusers UNet2DModel state dict into ours; ValueError on any missing, extra or misshapen tensor."
-    with torch.device('meta'): want = UNet(cfg).state_dict()     # names and shapes only
+
+def weights_from_diffusers(
+    sd: dict,  # a UNet2DModel state dict (current or pre-0.15 attention names)
+    cfg: UNetConfig,  # our configuration of the same network (`unet_config_from_diffusers`)
+) -> dict:  # our state dict, for `UNet(cfg).load_state_dict`
+    """Rename and reshape a diffusers UNet2DModel state dict into ours; ValueError on any missing,
+    extra or misshapen tensor."""
+    with torch.device('meta'):
+        want = UNet(cfg).state_dict()  # names and shapes only
     out, used = {}, set()
     for k, ref in want.items():
         name = diffusers_name(k, len(cfg.ch_mult))
         found = _lookup(sd, name)
-        if found is None: raise ValueError(f'the diffusers checkpoint has no tensor {name!r} (needed for our {k!r}); '
-                                           'it does not match its own config.json')
+        if found is None:
+            raise ValueError(
+                f'the diffusers checkpoint has no tensor {name!r} (needed for our {k!r}); '
+                'it does not match its own config.json'
+            )
         v = sd[found]
         if v.shape != ref.shape:
-            if not (ref.ndim == 4 and ref.shape[2:] == (1, 1) and v.shape == ref.shape[:2]):  # linear -> 1x1 conv is fine
-                raise ValueError(f'{found}: shape {tuple(v.shape)}, but our {k} needs {tuple(ref.shape)}')
+            if not (
+                ref.ndim == 4 and ref.shape[2:] == (1, 1) and v.shape == ref.shape[:2]
+            ):  # linear -> 1x1 conv is fine
+                raise ValueError(
+                    f'{found}: shape {tuple(v.shape)}, but our {k} needs {tuple(ref.shape)}'
+                )
             v = v.reshape(ref.shape)
-        out[k] = v; used.add(found)
+        out[k] = v
+        used.add(found)
     extra = sorted(set(sd) - used)
-    if extra: raise ValueError(f'the diffusers checkpoint has {len(extra)} tensor(s) with no place in our U-Net, '
-                               f'e.g. {extra[:3]}; it does not match its own config.json')
+    if extra:
+        raise ValueError(
+            f'the diffusers checkpoint has {len(extra)} tensor(s) with no place in our U-Net, '
+            f'e.g. {extra[:3]}; it does not match its own config.json'
+        )
     return out
 
-def weights_to_diffusers(model:UNet)->dict: # UNet2DModel state dict; attention weights as (C, C) linear layers
+
+def weights_to_diffusers(
+    model: UNet,
+) -> dict:  # UNet2DModel state dict; attention weights as (C, C) linear layers
     "Our U-Net's weights under diffusers' names and shapes."
     L, out = len(model.cfg.ch_mult), {}
     for k, v in model.state_dict().items():
         name = diffusers_name(k, L)
-        out[name] = v.reshape(v.shape[:2]) if re.search(r'\.attentions\.\d+\.(to_q|to_k|to_v|to_out\.0)\.weight$', name) else v
+        out[name] = (
+            v.reshape(v.shape[:2])
+            if re.search(r'\.attentions\.\d+\.(to_q|to_k|to_v|to_out\.0)\.weight$', name)
+            else v
+        )
     return out
 
 # %% ../nbs/18_interop.ipynb #3cbb0dc4
-DIFFUSERS_SCHEDULER_DEFAULTS = dict(  # DDPMScheduler's constructor defaults (diffusers 0.42); the paper's schedule
-    num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule='linear', trained_betas=None,
-    variance_type='fixed_small', clip_sample=True, prediction_type='epsilon', thresholding=False,
-    dynamic_thresholding_ratio=0.995, clip_sample_range=1.0, sample_max_value=1.0, timestep_spacing='leading',
-    steps_offset=0, rescale_betas_zero_snr=False)
+DIFFUSERS_SCHEDULER_DEFAULTS = (
+    dict(  # DDPMScheduler's constructor defaults (diffusers 0.42); the paper's schedule
+        num_train_timesteps=1000,
+        beta_start=0.0001,
+        beta_end=0.02,
+        beta_schedule='linear',
+        trained_betas=None,
+        variance_type='fixed_small',
+        clip_sample=True,
+        prediction_type='epsilon',
+        thresholding=False,
+        dynamic_thresholding_ratio=0.995,
+        clip_sample_range=1.0,
+        sample_max_value=1.0,
+        timestep_spacing='leading',
+        steps_offset=0,
+        rescale_betas_zero_snr=False,
+    )
+)
 
-def betas_from_scheduler(config:dict, # a DDPMScheduler configuration (scheduler_config.json or `scheduler.config`)
-                        )->Tensor:    # β_1..β_T, float64, shape (T,)
+
+def betas_from_scheduler(
+    config: dict,  # a DDPMScheduler configuration (scheduler_config.json or `scheduler.config`)
+) -> Tensor:  # β_1..β_T, float64, shape (T,)
     "The β schedule of a diffusers scheduler configuration, in float64."
     d = {**DIFFUSERS_SCHEDULER_DEFAULTS, **config}
     T, name = d['num_train_timesteps'], d['beta_schedule']
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1: raise ValueError(f'num_train_timesteps must be a positive int, got {T!r}')
+    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+        raise ValueError(f'num_train_timesteps must be a positive int, got {T!r}')
     if d['rescale_betas_zero_snr']:
-        raise ValueError('rescale_betas_zero_snr=True sets β_T = 1 (ᾱ_T = 0), which ddpm_nb cannot represent: every β must lie in (0, 1)')
+        raise ValueError(
+            'rescale_betas_zero_snr=True sets β_T = 1 (ᾱ_T = 0), which ddpm_nb cannot represent: '
+            'every β must lie in (0, 1)'
+        )
     if d['trained_betas'] is not None:
         b = torch.tensor(list(d['trained_betas']), dtype=torch.float64)
-        if b.shape != (T,): raise ValueError(f'trained_betas has {len(b)} entries but num_train_timesteps={T}')
+        if b.shape != (T,):
+            raise ValueError(f'trained_betas has {len(b)} entries but num_train_timesteps={T}')
         return b
-    if name == 'linear': return torch.linspace(d['beta_start'], d['beta_end'], T, dtype=torch.float64)
-    if name == 'scaled_linear': return torch.linspace(d['beta_start'] ** 0.5, d['beta_end'] ** 0.5, T, dtype=torch.float64) ** 2
-    if name == 'squaredcos_cap_v2': return beta_schedule('cosine', T)
-    raise ValueError(f'beta_schedule={name!r} has no ddpm_nb equivalent; supported: linear, scaled_linear, '
-                     'squaredcos_cap_v2, or an explicit trained_betas list')
+    if name == 'linear':
+        return torch.linspace(d['beta_start'], d['beta_end'], T, dtype=torch.float64)
+    if name == 'scaled_linear':
+        return (
+            torch.linspace(d['beta_start'] ** 0.5, d['beta_end'] ** 0.5, T, dtype=torch.float64)
+            ** 2
+        )
+    if name == 'squaredcos_cap_v2':
+        return beta_schedule('cosine', T)
+    raise ValueError(
+        f'beta_schedule={name!r} has no ddpm_nb equivalent; supported: linear, scaled_linear, '
+        'squaredcos_cap_v2, or an explicit trained_betas list'
+    )
 
 # %% ../nbs/18_interop.ipynb #9ba6ad4d
-def _read_json(path:Path)->dict:
-    try: d = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e: raise CheckpointError(f'{path}: not a readable JSON file ({e})') from None
-    if not isinstance(d, dict): raise CheckpointError(f'{path}: expected a JSON object')
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f'{path}: not a readable JSON file ({e})') from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f'{path}: expected a JSON object')
     return d
 
-def _scheduler_dict(scheduler)->dict:
-    "A scheduler configuration from a dict, a diffusers scheduler, a pipeline/scheduler directory or a JSON file."
-    if isinstance(scheduler, dict): return dict(scheduler)
+
+def _scheduler_dict(scheduler) -> dict:
+    """A scheduler configuration from a dict, a diffusers scheduler, a pipeline/scheduler directory
+    or a JSON file."""
+    if isinstance(scheduler, dict):
+        return dict(scheduler)
     if isinstance(scheduler, (str, os.PathLike)):
         p = Path(scheduler)
-        for f in (p/'scheduler'/'scheduler_config.json', p/'scheduler_config.json', p):
-            if f.is_file(): return _read_json(f)
-        raise CheckpointError(f'{p}: no scheduler configuration (looked for scheduler/scheduler_config.json, '
-                              'scheduler_config.json, or a JSON file)')
-    if hasattr(scheduler, 'config'): return {'_class_name': type(scheduler).__name__, **dict(scheduler.config)}
-    raise TypeError(f'scheduler must be a dict, a diffusers scheduler or a path, got {type(scheduler).__name__}')
+        for f in (p / 'scheduler' / 'scheduler_config.json', p / 'scheduler_config.json', p):
+            if f.is_file():
+                return _read_json(f)
+        raise CheckpointError(
+            f'{p}: no scheduler configuration (looked for scheduler/scheduler_config.json, '
+            'scheduler_config.json, or a JSON file)'
+        )
+    if hasattr(scheduler, 'config'):
+        return {'_class_name': type(scheduler).__name__, **dict(scheduler.config)}
+    raise TypeError(
+        f'scheduler must be a dict, a diffusers scheduler or a path, got {type(scheduler).__name__}'
+    )
 
 # %% ../nbs/18_interop.ipynb #2ef6e3b2
 _PRED = {'epsilon': 'eps', 'sample': 'x0', 'v_prediction': 'v'}
 _VAR = {'fixed_small': 'fixedsmall', 'fixed_small_log': 'fixedsmall', 'fixed_large': 'fixedlarge'}
 
-def sampler_settings(scheduler, # a scheduler configuration (dict), a diffusers scheduler, or a directory / JSON file holding one
-                    )->dict:    # keyword arguments for `ddpm_nb.sample.sample`: pred, var, clip
+
+def sampler_settings(
+    # a scheduler configuration (dict), a diffusers scheduler, or a directory / JSON file holding
+    # one
+    scheduler,
+) -> dict:  # keyword arguments for `ddpm_nb.sample.sample`: pred, var, clip
     "What a diffusers DDPMScheduler does at each step, as `sample`'s pred / var / clip arguments."
     d = {**DIFFUSERS_SCHEDULER_DEFAULTS, **_scheduler_dict(scheduler)}
     if d['prediction_type'] not in _PRED:
-        raise ValueError(f"prediction_type={d['prediction_type']!r} has no ddpm_nb equivalent; supported: {', '.join(_PRED)}")
+        raise ValueError(
+            f"prediction_type={d['prediction_type']!r} has no ddpm_nb equivalent; supported: "
+            f"{', '.join(_PRED)}"
+        )
     if d['variance_type'] not in _VAR:
-        raise ValueError(f"variance_type={d['variance_type']!r} has no ddpm_nb equivalent (learned variances need a "
-                         f"network with 2C outputs and are not implemented); supported: {', '.join(_VAR)}")
+        raise ValueError(
+            f"variance_type={d['variance_type']!r} has no ddpm_nb equivalent (learned variances "
+            f"need a "
+            f"network with 2C outputs and are not implemented); supported: {', '.join(_VAR)}"
+        )
     if d['thresholding']:
-        raise ValueError('thresholding=True (dynamic thresholding of x̂_0) has no ddpm_nb equivalent; set it to false')
+        raise ValueError(
+            'thresholding=True (dynamic thresholding of x̂_0) has no ddpm_nb equivalent; set it to '
+            'false'
+        )
     if d['clip_sample'] and not _same(d['clip_sample_range'], 1.0):
-        raise ValueError(f"clip_sample_range={d['clip_sample_range']}: ddpm_nb clips x̂_0 to [-1, 1] only")
-    return dict(pred=_PRED[d['prediction_type']], var=_VAR[d['variance_type']], clip=bool(d['clip_sample']))
+        raise ValueError(
+            f"clip_sample_range={d['clip_sample_range']}: ddpm_nb clips x̂_0 to [-1, 1] only"
+        )
+    return dict(
+        pred=_PRED[d['prediction_type']], var=_VAR[d['variance_type']], clip=bool(d['clip_sample'])
+    )
 
-def scheduler_config(diffusion:Diffusion,   # the schedule to describe
-                     pred:str='eps',        # what the network predicts: "eps", "x0" or "v"
-                     var:str='fixedsmall',  # sampling variance: "fixedsmall" or "fixedlarge"
-                     clip:bool=True,        # clip x̂_0 to [-1, 1] while sampling
-                    )->dict:                # a DDPMScheduler scheduler_config.json, every setting explicit
-    "The DDPMScheduler configuration of `diffusion` and our sampler settings; exact β via trained_betas unless linear."
-    inv_pred, inv_var = {v: k for k, v in _PRED.items()}, {'fixedsmall': 'fixed_small', 'fixedlarge': 'fixed_large'}
-    if pred not in inv_pred: raise ValueError(f'pred={pred!r} has no diffusers equivalent; choose one of {", ".join(inv_pred)}')
-    if var not in inv_var: raise ValueError(f'var={var!r} has no diffusers equivalent; choose one of {", ".join(inv_var)}')
+
+def scheduler_config(
+    diffusion: Diffusion,  # the schedule to describe
+    pred: str = 'eps',  # what the network predicts: "eps", "x0" or "v"
+    var: str = 'fixedsmall',  # sampling variance: "fixedsmall" or "fixedlarge"
+    clip: bool = True,  # clip x̂_0 to [-1, 1] while sampling
+) -> dict:  # a DDPMScheduler scheduler_config.json, every setting explicit
+    """The DDPMScheduler configuration of `diffusion` and our sampler settings; exact β via
+    trained_betas unless linear."""
+    inv_pred, inv_var = (
+        {v: k for k, v in _PRED.items()},
+        {'fixedsmall': 'fixed_small', 'fixedlarge': 'fixed_large'},
+    )
+    if pred not in inv_pred:
+        raise ValueError(
+            f'pred={pred!r} has no diffusers equivalent; choose one of {", ".join(inv_pred)}'
+        )
+    if var not in inv_var:
+        raise ValueError(
+            f'var={var!r} has no diffusers equivalent; choose one of {", ".join(inv_var)}'
+        )
     b = diffusion.betas.detach().cpu().double()
     linear = torch.equal(b, torch.linspace(b[0].item(), b[-1].item(), len(b), dtype=torch.float64))
-    return {'_class_name': 'DDPMScheduler', **DIFFUSERS_SCHEDULER_DEFAULTS, 'num_train_timesteps': len(b),
-            'beta_start': b[0].item(), 'beta_end': b[-1].item(), 'beta_schedule': 'linear',
-            'trained_betas': None if linear else b.tolist(),  # JSON floats round-trip float64 exactly
-            'variance_type': inv_var[var], 'clip_sample': bool(clip), 'prediction_type': inv_pred[pred]}
+    return {
+        '_class_name': 'DDPMScheduler',
+        **DIFFUSERS_SCHEDULER_DEFAULTS,
+        'num_train_timesteps': len(b),
+        'beta_start': b[0].item(),
+        'beta_end': b[-1].item(),
+        'beta_schedule': 'linear',
+        'trained_betas': None if linear else b.tolist(),  # JSON floats round-trip float64 exactly
+        'variance_type': inv_var[var],
+        'clip_sample': bool(clip),
+        'prediction_type': inv_pred[pred],
+    }
 
 # %% ../nbs/18_interop.ipynb #95d8a3d5
 _PICKLES = ('.bin', '.pt', '.pth', '.ckpt', '.pkl')
 
-def _weights_file(unet_dir:Path)->Path:
-    "The safetensors weights in a diffusers model folder; CheckpointError naming what is there instead."
-    w = unet_dir/'diffusion_pytorch_model.safetensors'
+
+def _weights_file(unet_dir: Path) -> Path:
+    """The safetensors weights in a diffusers model folder; CheckpointError naming what is there
+    instead."""
+    w = unet_dir / 'diffusion_pytorch_model.safetensors'
     if w.is_file():
         with open(w, 'rb') as f:
             if f.read(40).startswith(b'version https://git-lfs'):
-                raise CheckpointError(f'{w}: a Git LFS pointer, not the weights; run `git lfs pull` in the clone, or '
-                                      'download with `huggingface-cli download`')
+                raise CheckpointError(
+                    f'{w}: a Git LFS pointer, not the weights; run `git lfs pull` in the clone, or '
+                    'download with `huggingface-cli download`'
+                )
         return w
-    found = sorted(f.name for f in unet_dir.iterdir() if f.suffix in (*_PICKLES, '.safetensors') or f.name.endswith('.index.json'))
+    found = sorted(
+        f.name
+        for f in unet_dir.iterdir()
+        if f.suffix in (*_PICKLES, '.safetensors') or f.name.endswith('.index.json')
+    )
     if any(n.endswith(_PICKLES) for n in found):
         raise CheckpointError(
-            f'{unet_dir}: holds only {found}; ddpm_nb reads weights from safetensors only, because .bin/.pt files are '
-            'Python pickles and loading one can run arbitrary code. Download the safetensors file instead '
-            '(huggingface-cli download REPO --include "*.json" "*.safetensors"), or, on a machine where you trust the '
-            f'file, convert it: python -c "from diffusers import UNet2DModel as U; U.from_pretrained(\'{unet_dir}\').save_pretrained(\'{unet_dir}\')"')
-    raise CheckpointError(f'{w}: not found (the folder holds {found or "no weight files"}); ddpm_nb reads one unsharded '
-                          'diffusion_pytorch_model.safetensors')
+            f'{unet_dir}: holds only {found}; ddpm_nb reads weights from safetensors only, because '
+            f'.bin/.pt files are '
+            'Python pickles and loading one can run arbitrary code. Download the safetensors file '
+            'instead '
+            '(huggingface-cli download REPO --include "*.json" "*.safetensors"), or, on a machine '
+            'where you trust the '
+            f'file, convert it: python -c "from diffusers import UNet2DModel as U; '
+            f'U.from_pretrained(\'{unet_dir}\').save_pretrained(\'{unet_dir}\')"'
+        )
+    raise CheckpointError(
+        f'{w}: not found (the folder holds {found or "no weight files"}); ddpm_nb reads one '
+        f'unsharded '
+        'diffusion_pytorch_model.safetensors'
+    )
 
-def _read_diffusers_dir(path)->tuple:
-    "(unet config, state dict, scheduler config or None) from a saved pipeline or UNet2DModel folder."
+
+def _read_diffusers_dir(path) -> tuple:
+    """(unet config, state dict, scheduler config or None) from a saved pipeline or UNet2DModel
+    folder."""
     p = Path(path)
-    if not p.exists(): raise CheckpointError(
-        f'{p}: no such directory. The paper\'s CIFAR10 weights can be fetched on a machine with internet with '
-        f'`huggingface-cli download google/ddpm-cifar10-32 --local-dir {p}`')
-    if not p.is_dir(): raise CheckpointError(f'{p}: expected a directory saved by diffusers (save_pretrained), got a file')
-    if (p/'unet'/'config.json').is_file(): unet_dir, sched = p/'unet', p/'scheduler'/'scheduler_config.json'
-    elif (p/'config.json').is_file(): unet_dir, sched = p, None
-    else: raise CheckpointError(f'{p}: neither unet/config.json (a saved pipeline) nor config.json (a saved UNet2DModel)')
+    if not p.exists():
+        raise CheckpointError(
+            f'{p}: no such directory. The paper\'s CIFAR10 weights can be fetched on a machine '
+            f'with internet with '
+            f'`huggingface-cli download google/ddpm-cifar10-32 --local-dir {p}`'
+        )
+    if not p.is_dir():
+        raise CheckpointError(
+            f'{p}: expected a directory saved by diffusers (save_pretrained), got a file'
+        )
+    if (p / 'unet' / 'config.json').is_file():
+        unet_dir, sched = p / 'unet', p / 'scheduler' / 'scheduler_config.json'
+    elif (p / 'config.json').is_file():
+        unet_dir, sched = p, None
+    else:
+        raise CheckpointError(
+            f'{p}: neither unet/config.json (a saved pipeline) nor config.json (a saved '
+            f'UNet2DModel)'
+        )
     sd, _ = load_tensors(_weights_file(unet_dir))
-    return _read_json(unet_dir/'config.json'), sd, (_read_json(sched) if sched is not None and sched.is_file() else None)
+    return (
+        _read_json(unet_dir / 'config.json'),
+        sd,
+        (_read_json(sched) if sched is not None and sched.is_file() else None),
+    )
 
 # %% ../nbs/18_interop.ipynb #e3e7c17e
-def from_diffusers(path_or_unet,   # a diffusers UNet2DModel or DDPMPipeline, or a local directory saved by diffusers
-                   scheduler=None, # scheduler config (dict, diffusers scheduler, or path); default: the pipeline's own
-                   device='cpu',   # where to put the model and the schedule tables
-                  )->tuple:        # (UNet in eval mode, Diffusion)
-    "Load a diffusers DDPM (e.g. google/ddpm-cifar10-32) as our (UNet, Diffusion), float32 weights; safetensors only."
+def from_diffusers(
+    # a diffusers UNet2DModel or DDPMPipeline, or a local directory saved by diffusers
+    path_or_unet,
+    # scheduler config (dict, diffusers scheduler, or path); default: the pipeline's own
+    scheduler=None,
+    device='cpu',  # where to put the model and the schedule tables
+) -> tuple:  # (UNet in eval mode, Diffusion)
+    """Load a diffusers DDPM (e.g. google/ddpm-cifar10-32) as our (UNet, Diffusion), float32
+    weights; safetensors only."""
     sched = None
-    if isinstance(path_or_unet, (str, os.PathLike)): config, sd, sched = _read_diffusers_dir(path_or_unet)
+    if isinstance(path_or_unet, (str, os.PathLike)):
+        config, sd, sched = _read_diffusers_dir(path_or_unet)
     else:
         m = path_or_unet
-        if hasattr(m, 'unet') and hasattr(m, 'scheduler'): m, sched = m.unet, _scheduler_dict(m.scheduler)  # a pipeline
+        if hasattr(m, 'unet') and hasattr(m, 'scheduler'):
+            m, sched = m.unet, _scheduler_dict(m.scheduler)  # a pipeline
         if not (isinstance(m, nn.Module) and hasattr(m, 'config')):
-            raise TypeError(f'expected a diffusers UNet2DModel, a DDPMPipeline or a directory, got {type(path_or_unet).__name__}')
+            raise TypeError(
+                f'expected a diffusers UNet2DModel, a DDPMPipeline or a directory, got '
+                f'{type(path_or_unet).__name__}'
+            )
         config, sd = {'_class_name': type(m).__name__, **dict(m.config)}, m.state_dict()
-    if scheduler is not None: sched = _scheduler_dict(scheduler)
-    if sched is None: warnings.warn("no scheduler given: using DDPMScheduler's defaults, which are the paper's schedule "
-                                    '(T=1000, β linear from 1e-4 to 0.02)'); sched = {}
-    diffusion = Diffusion(betas_from_scheduler(sched))          # a bad schedule fails before the model is built
+    if scheduler is not None:
+        sched = _scheduler_dict(scheduler)
+    if sched is None:
+        warnings.warn(
+            "no scheduler given: using DDPMScheduler's defaults, which are the paper's schedule "
+            '(T=1000, β linear from 1e-4 to 0.02)'
+        )
+        sched = {}
+    diffusion = Diffusion(
+        betas_from_scheduler(sched)
+    )  # a bad schedule fails before the model is built
     cfg = unet_config_from_diffusers(config)
-    weights = {k: v.detach().to(device, torch.float32, copy=True) for k, v in weights_from_diffusers(sd, cfg).items()}
-    with torch.device('meta'): model = UNet(cfg)                 # no initialisation: every weight is assigned below
-    model.load_state_dict(weights, assign=True)                  # own float32 copies: nothing shared with the source
+    weights = {
+        k: v.detach().to(device, torch.float32, copy=True)
+        for k, v in weights_from_diffusers(sd, cfg).items()
+    }
+    with torch.device('meta'):
+        model = UNet(cfg)  # no initialisation: every weight is assigned below
+    model.load_state_dict(
+        weights, assign=True
+    )  # own float32 copies: nothing shared with the source
     return model.eval(), diffusion.to(device)
 
 # %% ../nbs/18_interop.ipynb #83bbcc46
-DIFFUSERS_VERSION = '0.42.1'  # the diffusers release these files were checked against (written as _diffusers_version)
+# the diffusers release these files were checked against (written as _diffusers_version)
+DIFFUSERS_VERSION = '0.42.1'
 
-def _publish(out:Path, files:dict, overwrite:bool):
-    "Write {relative path: writer(path)} into a temporary sibling of `out`, then rename it to `out`."
-    if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} is a file; choose a directory to write the pipeline to')
+
+def _publish(out: Path, files: dict, overwrite: bool):
+    """Write {relative path: writer(path)} into a temporary sibling of `out`, then rename it to
+    `out`."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f'{out} is a file; choose a directory to write the pipeline to')
     if out.exists() and not overwrite and any(out.iterdir()):
-        raise FileExistsError(f'{out} already exists; pass overwrite=True to replace it, or choose another directory')
+        raise FileExistsError(
+            f'{out} already exists; pass overwrite=True to replace it, or choose another directory'
+        )
     from ddpm_nb.files import writing
+
     with writing(out, then='an earlier export there is kept'):
         _publish_files(out, files)
 
-def _publish_files(out:Path, files:dict):
+
+def _publish_files(out: Path, files: dict):
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = out.with_name(f'.{out.name}.tmp{os.getpid()}'), out.with_name(f'.{out.name}.old{os.getpid()}')
+    tmp, old = (
+        out.with_name(f'.{out.name}.tmp{os.getpid()}'),
+        out.with_name(f'.{out.name}.old{os.getpid()}'),
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        for rel, write in files.items(): atomic_write(tmp/rel, write)   # each file fsynced
-        if out.exists(): os.replace(out, old)                          # a directory cannot be renamed onto a full one
-        try: os.replace(tmp, out)
+        for rel, write in files.items():
+            atomic_write(tmp / rel, write)  # each file fsynced
+        if out.exists():
+            os.replace(out, old)  # a directory cannot be renamed onto a full one
+        try:
+            os.replace(tmp, out)
         except BaseException:
-            if old.exists(): os.replace(old, out)                      # put the previous export back
+            if old.exists():
+                os.replace(old, out)  # put the previous export back
             raise
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
 
-def _json_writer(d:dict): return lambda p: Path(p).write_text(json.dumps(d, indent=2, sort_keys=True) + '\n')
+
+def _json_writer(d: dict):
+    return lambda p: Path(p).write_text(json.dumps(d, indent=2, sort_keys=True) + '\n')
 
 # %% ../nbs/18_interop.ipynb #fb0ec64d
-def to_diffusers(run_or_model,         # a ddpm_nb run directory, or a (UNet, Diffusion) pair
-                 out_dir,              # the pipeline directory to write
-                 pred:str=None,        # what the network predicts; default: the run's, or "eps"
-                 var:str=None,         # sampling variance; default: the run's, or "fixedsmall"
-                 clip:bool=True,       # clip x̂_0 to [-1, 1] while sampling (images)
-                 overwrite:bool=False, # replace an existing non-empty out_dir
-                )->Path:               # out_dir
+def to_diffusers(
+    run_or_model,  # a ddpm_nb run directory, or a (UNet, Diffusion) pair
+    out_dir,  # the pipeline directory to write
+    pred: str = None,  # what the network predicts; default: the run's, or "eps"
+    var: str = None,  # sampling variance; default: the run's, or "fixedsmall"
+    clip: bool = True,  # clip x̂_0 to [-1, 1] while sampling (images)
+    overwrite: bool = False,  # replace an existing non-empty out_dir
+) -> Path:  # out_dir
     "Write a ddpm_nb model as a diffusers DDPMPipeline directory (safetensors), atomically."
     if isinstance(run_or_model, (str, os.PathLike)):
         model, diffusion, tcfg = load_run(run_or_model)
-        if tcfg.objective != 'ddpm':   # a FlowMatching object has no β table for DDPMScheduler
-            raise ValueError(f"{run_or_model} is a {tcfg.objective!r} run; diffusers' DDPMPipeline holds DDPM models only")
+        if tcfg.objective != 'ddpm':  # a FlowMatching object has no β table for DDPMScheduler
+            raise ValueError(
+                f"{run_or_model} is a {tcfg.objective!r} run; diffusers' DDPMPipeline holds DDPM "
+                f"models only"
+            )
         pred, var = pred or tcfg.pred, var or tcfg.var
-    elif (isinstance(run_or_model, (tuple, list)) and len(run_or_model) == 2 and isinstance(run_or_model[0], UNet)
-          and isinstance(run_or_model[1], Diffusion)): model, diffusion = run_or_model
-    else: raise TypeError(f'expected a run directory or a (UNet, Diffusion) pair, got {type(run_or_model).__name__}')
-    ucfg = {**diffusers_unet_config(model.cfg), '_diffusers_version': DIFFUSERS_VERSION}   # may refuse: before any write
-    scfg = {**scheduler_config(diffusion, pred or 'eps', var or 'fixedsmall', clip), '_diffusers_version': DIFFUSERS_VERSION}
+    elif (
+        isinstance(run_or_model, (tuple, list))
+        and len(run_or_model) == 2
+        and isinstance(run_or_model[0], UNet)
+        and isinstance(run_or_model[1], Diffusion)
+    ):
+        model, diffusion = run_or_model
+    else:
+        raise TypeError(
+            f'expected a run directory or a (UNet, Diffusion) pair, got '
+            f'{type(run_or_model).__name__}'
+        )
+    ucfg = {
+        **diffusers_unet_config(model.cfg),
+        '_diffusers_version': DIFFUSERS_VERSION,
+    }  # may refuse: before any write
+    scfg = {
+        **scheduler_config(diffusion, pred or 'eps', var or 'fixedsmall', clip),
+        '_diffusers_version': DIFFUSERS_VERSION,
+    }
     tensors = {k: v.detach().contiguous().cpu() for k, v in weights_to_diffusers(model).items()}
-    meta = {'format': 'pt', 'ddpm_nb': json.dumps({'unet': asdict(model.cfg)})}     # provenance; diffusers ignores it
-    index = {'_class_name': 'DDPMPipeline', '_diffusers_version': DIFFUSERS_VERSION,
-             'scheduler': ['diffusers', 'DDPMScheduler'], 'unet': ['diffusers', 'UNet2DModel']}
+    meta = {
+        'format': 'pt',
+        'ddpm_nb': json.dumps({'unet': asdict(model.cfg)}),
+    }  # provenance; diffusers ignores it
+    index = {
+        '_class_name': 'DDPMPipeline',
+        '_diffusers_version': DIFFUSERS_VERSION,
+        'scheduler': ['diffusers', 'DDPMScheduler'],
+        'unet': ['diffusers', 'UNet2DModel'],
+    }
     out = Path(out_dir)
-    _publish(out, {'model_index.json': _json_writer(index), 'unet/config.json': _json_writer(ucfg),
-                   'scheduler/scheduler_config.json': _json_writer(scfg),
-                   'unet/diffusion_pytorch_model.safetensors': lambda p: save_file(tensors, str(p), metadata=meta)},
-             overwrite)
+    _publish(
+        out,
+        {
+            'model_index.json': _json_writer(index),
+            'unet/config.json': _json_writer(ucfg),
+            'scheduler/scheduler_config.json': _json_writer(scfg),
+            'unet/diffusion_pytorch_model.safetensors': lambda p: save_file(
+                tensors, str(p), metadata=meta
+            ),
+        },
+        overwrite,
+    )
     return out

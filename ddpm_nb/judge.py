@@ -24,30 +24,39 @@ from .fid import gaussian_stats, frechet_distance
 # %% ../nbs/11_digits_judge.ipynb #7b30259d
 class DigitsClassifier(nn.Module):
     "A small CNN for 1x16x16 digits; its 64-d penultimate layer is the feature space of FDD."
-    def __init__(self,
-                 width:int=16,    # channels of the first conv layer (the second has twice as many)
-                 features:int=64, # width of the penultimate layer
-                 classes:int=10,  # outputs: the 10 digits, or 11 with NOT_A_DIGIT (the judge)
-                ):
+
+    def __init__(
+        self,
+        width: int = 16,  # channels of the first conv layer (the second has twice as many)
+        features: int = 64,  # width of the penultimate layer
+        classes: int = 10,  # outputs: the 10 digits, or 11 with NOT_A_DIGIT (the judge)
+    ):
         super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(1, width, 3, padding=1), nn.Conv2d(width, 2 * width, 3, padding=1)
+        self.conv1, self.conv2 = (
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+        )
         self.fc, self.out = nn.Linear(2 * width * 4 * 4, features), nn.Linear(features, classes)
 
-    def features(self, x:Tensor)->Tensor:
+    def features(self, x: Tensor) -> Tensor:
         "(B, 1, 16, 16) in [-1, 1] -> penultimate features (B, features)."
-        h = F.max_pool2d(F.relu(self.conv1(x)), 2)                         # (B, w, 8, 8)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)                         # (B, 2w, 4, 4)
+        h = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (B, w, 8, 8)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)  # (B, 2w, 4, 4)
         return F.relu(self.fc(h.flatten(1)))
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         "(B, 1, 16, 16) -> class logits (B, classes)."
         return self.out(self.features(x))
 
 # %% ../nbs/11_digits_judge.ipynb #5ef44fdd
-DIGITS_CLASSIFIER = dict(width=16, features=64, epochs=30, batch_size=128, lr=3e-3, shift=1, seed=0, version=1)
+DIGITS_CLASSIFIER = dict(
+    width=16, features=64, epochs=30, batch_size=128, lr=3e-3, shift=1, seed=0, version=1
+)
 
-def _random_shift(x:Tensor, s:int, g:torch.Generator)->Tensor:
-    "Translate each image by an independent random offset in [-s, s]^2, filling with the background value -1."
+
+def _random_shift(x: Tensor, s: int, g: torch.Generator) -> Tensor:
+    """Translate each image by an independent random offset in [-s, s]^2, filling with the
+    background value -1."""
     B, _, H, W = x.shape
     xp = F.pad(x, (s, s, s, s), value=-1.0)
     off = torch.randint(0, 2 * s + 1, (B, 2), generator=g)
@@ -55,18 +64,21 @@ def _random_shift(x:Tensor, s:int, g:torch.Generator)->Tensor:
     for dy in range(2 * s + 1):
         for dx in range(2 * s + 1):
             m = (off[:, 0] == dy) & (off[:, 1] == dx)
-            out[m] = xp[m, :, dy:dy + H, dx:dx + W]
+            out[m] = xp[m, :, dy : dy + H, dx : dx + W]
     return out
 
 # %% ../nbs/11_digits_judge.ipynb #e63c27ff
-def train_digits_classifier(progress:bool=False, # tqdm bar over epochs
-                            **settings,          # overrides of DIGITS_CLASSIFIER (width, features, epochs, batch_size, lr, shift, seed)
-                           )->DigitsClassifier:  # trained, in eval mode, on the CPU
-    "Train the digits classifier on the real training split with Adam and random shifts; deterministic given the settings."
+def train_digits_classifier(
+    progress: bool = False,  # tqdm bar over epochs
+    # overrides of DIGITS_CLASSIFIER (width, features, epochs, batch_size, lr, shift, seed)
+    **settings,
+) -> DigitsClassifier:  # trained, in eval mode, on the CPU
+    """Train the digits classifier on the real training split with Adam and random shifts;
+    deterministic given the settings."""
     s = {**DIGITS_CLASSIFIER, **settings}
     ds = get_dataset('digits', 'train', hflip=False)
     x, y = ds.get_batch(torch.arange(len(ds))), ds.labels
-    with torch.random.fork_rng(devices=[]):                                 # seeded init without touching the global RNG
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
         torch.manual_seed(s['seed'])
         clf = DigitsClassifier(s['width'], s['features'])
     opt = torch.optim.Adam(clf.parameters(), lr=s['lr'])
@@ -74,41 +86,64 @@ def train_digits_classifier(progress:bool=False, # tqdm bar over epochs
     epochs = range(s['epochs'])
     if progress:
         from tqdm.auto import tqdm
+
         epochs = tqdm(epochs, desc='digits classifier', unit='epoch')
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)              # tensors this small: one thread is fastest (measured 6 s vs 37 s of CPU on 2 cores)
+    torch.set_num_threads(
+        1
+    )  # tensors this small: one thread is fastest (measured 6 s vs 37 s of CPU on 2 cores)
     try:
         for _ in epochs:
             perm = torch.randperm(len(x), generator=g)
             for lo in range(0, len(x), s['batch_size']):
-                i = perm[lo:lo + s['batch_size']]
+                i = perm[lo : lo + s['batch_size']]
                 xb = _random_shift(x[i], s['shift'], g) if s['shift'] else x[i]
                 loss = F.cross_entropy(clf(xb), y[i])
-                opt.zero_grad(); loss.backward(); opt.step()
-    finally: torch.set_num_threads(threads)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    finally:
+        torch.set_num_threads(threads)
     return clf.eval().requires_grad_(False)
 
 # %% ../nbs/11_digits_judge.ipynb #0724aedc
-def cache_dir()->Path:
-    "Where ddpm_nb caches trained helpers: $DDPM_NB_CACHE, else $XDG_CACHE_HOME/ddpm_nb, else ~/.cache/ddpm_nb."
-    if os.environ.get('DDPM_NB_CACHE'): return Path(os.environ['DDPM_NB_CACHE']).expanduser()
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache').expanduser()/'ddpm_nb'
+def cache_dir() -> Path:
+    """Where ddpm_nb caches trained helpers: $DDPM_NB_CACHE, else $XDG_CACHE_HOME/ddpm_nb, else
+    ~/.cache/ddpm_nb."""
+    if os.environ.get('DDPM_NB_CACHE'):
+        return Path(os.environ['DDPM_NB_CACHE']).expanduser()
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache').expanduser() / 'ddpm_nb'
 
-def digits_classifier(retrain:bool=False, # train again even when a cached copy exists
-                      progress:bool=False,# show training progress
-                      **settings,         # overrides of DIGITS_CLASSIFIER; each combination is cached separately
-                     )->DigitsClassifier: # in eval mode, on the CPU
-    "The digits classifier: loaded from the cache (safetensors, keyed by a hash of its settings), else trained and cached."
-    return _cached('digits_classifier', DIGITS_CLASSIFIER, 10, train_digits_classifier, retrain, progress, settings)
 
-def _cached(name:str, recipe:dict, classes:int, train_fn, retrain:bool, progress:bool, settings:dict)->DigitsClassifier:
-    "Load classifier `name` from the cache (keyed by a hash of all its settings), else train it with `train_fn` and cache it."
+def digits_classifier(
+    retrain: bool = False,  # train again even when a cached copy exists
+    progress: bool = False,  # show training progress
+    **settings,  # overrides of DIGITS_CLASSIFIER; each combination is cached separately
+) -> DigitsClassifier:  # in eval mode, on the CPU
+    """The digits classifier: loaded from the cache (safetensors, keyed by a hash of its settings),
+    else trained and cached."""
+    return _cached(
+        'digits_classifier',
+        DIGITS_CLASSIFIER,
+        10,
+        train_digits_classifier,
+        retrain,
+        progress,
+        settings,
+    )
+
+
+def _cached(
+    name: str, recipe: dict, classes: int, train_fn, retrain: bool, progress: bool, settings: dict
+) -> DigitsClassifier:
+    """Load classifier `name` from the cache (keyed by a hash of all its settings), else train it
+    with `train_fn` and cache it."""
     s = {**recipe, **settings}
     bad = set(s) - set(recipe)
     if bad:
         raise ValueError(f'unknown classifier setting(s) {sorted(bad)}; valid: {", ".join(recipe)}')
     key = hashlib.sha256(json.dumps(s, sort_keys=True).encode()).hexdigest()[:12]
-    path = cache_dir()/f'{name}-{key}.safetensors'
+    path = cache_dir() / f'{name}-{key}.safetensors'
     if path.exists() and not retrain:
         try:
             tensors, meta = load_tensors(path)
@@ -124,65 +159,89 @@ def _cached(name:str, recipe:dict, classes:int, train_fn, retrain:bool, progress
     return clf
 
 # %% ../nbs/11_digits_judge.ipynb #873421da
-def entropy_bits(p:Tensor)->float:
+def entropy_bits(p: Tensor) -> float:
     "The entropy in bits of a probability vector p (zeros skipped; never -0.0)."
     return max(0.0, -(p[p > 0] * p[p > 0].log2()).sum().item())
 
+
 @torch.no_grad()
-def classifier_scores(clf:DigitsClassifier, # the digits classifier
-                      x:Tensor,             # images (N, 1, 16, 16) in [-1, 1]
-                     )->dict:               # confidence, confident_frac, confident, class_hist, class_entropy (+ not_digit)
-    "How digit-like the classifier finds `x`: mean max digit probability, shares with p > 0.9 and p >= 0.9, the class spread."
+def classifier_scores(
+    clf: DigitsClassifier,  # the digits classifier
+    x: Tensor,  # images (N, 1, 16, 16) in [-1, 1]
+) -> dict:  # confidence, confident_frac, confident, class_hist, class_entropy (+ not_digit)
+    """How digit-like the classifier finds `x`: mean max digit probability, shares with p > 0.9 and
+    p >= 0.9, the class spread."""
     p = torch.cat([clf(c.float()).softmax(1) for c in x.cpu().split(500)])
-    conf, cls = p[:, :10].max(1)                                           # a judge's NOT_A_DIGIT mass counts against
+    conf, cls = p[:, :10].max(1)  # a judge's NOT_A_DIGIT mass counts against
 
     hist = torch.bincount(cls, minlength=10).double() / len(x)
-    out = dict(confidence=conf.mean().item(), confident_frac=(conf > 0.9).double().mean().item(),
-               confident=(conf >= 0.9).double().mean().item(), class_hist=[round(h, 4) for h in hist.tolist()],
-               class_entropy=entropy_bits(hist))
+    out = dict(
+        confidence=conf.mean().item(),
+        confident_frac=(conf > 0.9).double().mean().item(),
+        confident=(conf >= 0.9).double().mean().item(),
+        class_hist=[round(h, 4) for h in hist.tolist()],
+        class_entropy=entropy_bits(hist),
+    )
     if p.shape[1] > NOT_A_DIGIT:
         out['not_digit'] = p[:, NOT_A_DIGIT].mean().item()
     return out
 
+
 @torch.no_grad()
-def classifier_features(clf:DigitsClassifier, x:Tensor)->Tensor:
+def classifier_features(clf: DigitsClassifier, x: Tensor) -> Tensor:
     "Penultimate-layer features (N, features) of images (N, 1, 16, 16)."
     return torch.cat([clf.features(c.float()) for c in x.cpu().split(500)])
 
 # %% ../nbs/11_digits_judge.ipynb #b157e771
-NOT_A_DIGIT = 10                                                           # the judge's extra class
-TRAIN_DEGRADATIONS = ('blur', 'noise', 'erase', 'random')                  # the judge's negatives
-DEGRADATIONS = TRAIN_DEGRADATIONS + ('down2', 'overlay')                   # the last two only for calibration
+NOT_A_DIGIT = 10  # the judge's extra class
+TRAIN_DEGRADATIONS = ('blur', 'noise', 'erase', 'random')  # the judge's negatives
+DEGRADATIONS = TRAIN_DEGRADATIONS + ('down2', 'overlay')  # the last two only for calibration
 
-def degrade(x:Tensor,               # real digits (B, 1, H, W) in [-1, 1]
-            kind:str,               # one of DEGRADATIONS
-            g:torch.Generator,      # draws the noise, the erased half, the random images
-            sigma=0.25,             # 'noise': standard deviation, a float or a (B, 1, 1, 1) tensor
-           )->Tensor:               # degraded digits, same shape, in [-1, 1]
-    "A degraded copy of `x`: blurred, noisy, half erased, replaced by noise, down-and-up-sampled, or overlaid."
+
+def degrade(
+    x: Tensor,  # real digits (B, 1, H, W) in [-1, 1]
+    kind: str,  # one of DEGRADATIONS
+    g: torch.Generator,  # draws the noise, the erased half, the random images
+    sigma=0.25,  # 'noise': standard deviation, a float or a (B, 1, 1, 1) tensor
+) -> Tensor:  # degraded digits, same shape, in [-1, 1]
+    """A degraded copy of `x`: blurred, noisy, half erased, replaced by noise, down-and-up-sampled,
+    or overlaid."""
     B, _, H, W = x.shape
     if kind == 'blur':
-        return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)           # 3x3 box blur
+        return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)  # 3x3 box blur
     if kind == 'noise':
         return (x + sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
     if kind == 'erase':
         r = torch.arange(H)[:, None].expand(H, W)
         c = torch.arange(W)[None, :].expand(H, W)
-        halves = torch.stack([r < H // 2, r >= H // 2, c < W // 2, c >= W // 2])     # (4, H, W)
+        halves = torch.stack([r < H // 2, r >= H // 2, c < W // 2, c >= W // 2])  # (4, H, W)
         return x.masked_fill(halves[torch.randint(0, 4, (B,), generator=g)][:, None], -1.0)
     if kind == 'random':
         return uint8_to_unit(torch.randint(0, 256, x.shape, dtype=torch.uint8, generator=g))
     if kind == 'down2':
-        return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode='bilinear', align_corners=False)
+        return F.interpolate(
+            F.avg_pool2d(x, 2), scale_factor=2, mode='bilinear', align_corners=False
+        )
     if kind == 'overlay':
-        return torch.maximum(x, x.roll(1, 0))                              # each digit with the next one on top
+        return torch.maximum(x, x.roll(1, 0))  # each digit with the next one on top
     raise ValueError(f'unknown degradation {kind!r}; choose one of {", ".join(DEGRADATIONS)}')
 
 # %% ../nbs/11_digits_judge.ipynb #56e37deb
-DIGITS_JUDGE = dict(width=16, features=64, epochs=30, batch_size=128, lr=3e-3, shift=2, noise_min=0.1, noise_max=0.4,
-                    seed=0, version=1)   # bump `version` whenever the recipe's code changes: it is part of the cache key
+DIGITS_JUDGE = dict(
+    width=16,
+    features=64,
+    epochs=30,
+    batch_size=128,
+    lr=3e-3,
+    shift=2,
+    noise_min=0.1,
+    noise_max=0.4,
+    seed=0,
+    version=1,
+)  # bump `version` whenever the recipe's code changes: it is part of the cache key
 
-def _negatives(x:Tensor, g:torch.Generator, noise_min:float, noise_max:float)->Tensor:
+
+def _negatives(x: Tensor, g: torch.Generator, noise_min: float, noise_max: float) -> Tensor:
     "One degraded copy of each image of `x`, the kind drawn at random from TRAIN_DEGRADATIONS."
     kind = torch.randint(0, len(TRAIN_DEGRADATIONS), (len(x),), generator=g)
     sigma = noise_min + (noise_max - noise_min) * torch.rand(len(x), 1, 1, 1, generator=g)
@@ -194,14 +253,16 @@ def _negatives(x:Tensor, g:torch.Generator, noise_min:float, noise_max:float)->T
     return out
 
 # %% ../nbs/11_digits_judge.ipynb #1ae5e641
-def train_digits_judge(progress:bool=False, # tqdm bar over epochs
-                       **settings,          # overrides of DIGITS_JUDGE
-                      )->DigitsClassifier:  # 11 classes, trained, in eval mode, on the CPU
-    "Train the judge: the 10 digits (shifted by up to `shift` px) and NOT_A_DIGIT for a degraded copy of each batch."
+def train_digits_judge(
+    progress: bool = False,  # tqdm bar over epochs
+    **settings,  # overrides of DIGITS_JUDGE
+) -> DigitsClassifier:  # 11 classes, trained, in eval mode, on the CPU
+    """Train the judge: the 10 digits (shifted by up to `shift` px) and NOT_A_DIGIT for a degraded
+    copy of each batch."""
     s = {**DIGITS_JUDGE, **settings}
     ds = get_dataset('digits', 'train', hflip=False)
     x, y = ds.get_batch(torch.arange(len(ds))), ds.labels
-    with torch.random.fork_rng(devices=[]):                                 # seeded init without touching the global RNG
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
         torch.manual_seed(s['seed'])
         clf = DigitsClassifier(s['width'], s['features'], classes=NOT_A_DIGIT + 1)
     opt = torch.optim.Adam(clf.parameters(), lr=s['lr'])
@@ -209,16 +270,19 @@ def train_digits_judge(progress:bool=False, # tqdm bar over epochs
     epochs = range(s['epochs'])
     if progress:
         from tqdm.auto import tqdm
+
         epochs = tqdm(epochs, desc='digits judge', unit='epoch')
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)                                               # small tensors: one thread is fastest
+    torch.set_num_threads(1)  # small tensors: one thread is fastest
     try:
         for _ in epochs:
             perm = torch.randperm(len(x), generator=g)
             for lo in range(0, len(x), s['batch_size']):
-                i = perm[lo:lo + s['batch_size']]
+                i = perm[lo : lo + s['batch_size']]
                 xb = _random_shift(x[i], s['shift'], g)
-                xb = torch.cat([xb, _negatives(xb, g, s['noise_min'], s['noise_max'])])   # (2B, 1, 16, 16)
+                xb = torch.cat(
+                    [xb, _negatives(xb, g, s['noise_min'], s['noise_max'])]
+                )  # (2B, 1, 16, 16)
                 yb = torch.cat([y[i], torch.full((len(i),), NOT_A_DIGIT)])
                 loss = F.cross_entropy(clf(xb), yb)
                 opt.zero_grad()
@@ -228,61 +292,104 @@ def train_digits_judge(progress:bool=False, # tqdm bar over epochs
         torch.set_num_threads(threads)
     return clf.eval().requires_grad_(False)
 
-def digits_judge(retrain:bool=False,  # train again even when a cached copy exists
-                 progress:bool=False, # show training progress
-                 **settings,          # overrides of DIGITS_JUDGE; each combination is cached separately
-                )->DigitsClassifier:  # 11 classes, in eval mode, on the CPU
-    "The stricter digits judge: loaded from the cache (keyed by a hash of its settings), else trained and cached."
-    return _cached('digits_judge', DIGITS_JUDGE, NOT_A_DIGIT + 1, train_digits_judge, retrain, progress, settings)
+
+def digits_judge(
+    retrain: bool = False,  # train again even when a cached copy exists
+    progress: bool = False,  # show training progress
+    **settings,  # overrides of DIGITS_JUDGE; each combination is cached separately
+) -> DigitsClassifier:  # 11 classes, in eval mode, on the CPU
+    """The stricter digits judge: loaded from the cache (keyed by a hash of its settings), else
+    trained and cached."""
+    return _cached(
+        'digits_judge',
+        DIGITS_JUDGE,
+        NOT_A_DIGIT + 1,
+        train_digits_judge,
+        retrain,
+        progress,
+        settings,
+    )
 
 # %% ../nbs/11_digits_judge.ipynb #38f1d974
-def precision_recall(real:Tensor,  # real feature vectors (N, F)
-                     fake:Tensor,  # sample feature vectors (M, F)
-                     k:int=3,      # the k of the k-NN radii; needs N, M > k
-                    )->dict:       # precision, recall, k
-    "Improved precision and recall (Kynkäänniemi et al. 2019, eq. 3): k-NN balls around each real and each fake vector."
+def precision_recall(
+    real: Tensor,  # real feature vectors (N, F)
+    fake: Tensor,  # sample feature vectors (M, F)
+    k: int = 3,  # the k of the k-NN radii; needs N, M > k
+) -> dict:  # precision, recall, k
+    """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 3): k-NN balls around each real
+    and each fake vector."""
     if k < 1 or len(real) <= k or len(fake) <= k:
-        raise ValueError(f'precision/recall with k={k} needs more than k vectors in each set, got {len(real)} and {len(fake)}')
+        raise ValueError(
+            f'precision/recall with k={k} needs more than k vectors in each set, got {len(real)} '
+            f'and {len(fake)}'
+        )
     real, fake = real.detach().double().cpu(), fake.detach().double().cpu()
-    radius = lambda a: torch.cdist(a, a).kthvalue(k + 1, dim=1).values       # (k+1)-th: the 1st is the vector itself
-    d = torch.cdist(fake, real)                                              # (M, N)
+    radius = lambda a: (
+        torch.cdist(a, a).kthvalue(k + 1, dim=1).values
+    )  # (k+1)-th: the 1st is the vector itself
+    d = torch.cdist(fake, real)  # (M, N)
     precision = (d <= radius(real)[None, :]).any(1).double().mean().item()
     recall = (d.T <= radius(fake)[None, :]).any(1).double().mean().item()
     return dict(precision=precision, recall=recall, k=k)
 
 # %% ../nbs/11_digits_judge.ipynb #642973da
-def digits_quality(samples:Tensor,            # generated digits (N, 1, 16, 16) in [-1, 1], N >= 2
-                   clf:DigitsClassifier=None, # default: `digits_classifier()`
-                   seed:int=0,                # picks the real training subsets and draws the noise
-                   n_floor:int=5,             # real subsets averaged for the floor (its spread is fdd_std)
-                   judge:DigitsClassifier=None, # default: `digits_judge()`
-                   k:int=3,                   # k of the precision/recall manifolds
-                  )->dict:                    # {samples, real, noise}: fdd, classifier_scores, judge (+ its fd); n, n_ref
-    "Digits sample quality: FDD (eq. 1 of 11_cifar10_fid), classifier confidence, the judge's scores, FD and precision/recall (eq. 3), with floors."
+def digits_quality(
+    samples: Tensor,  # generated digits (N, 1, 16, 16) in [-1, 1], N >= 2
+    clf: DigitsClassifier = None,  # default: `digits_classifier()`
+    seed: int = 0,  # picks the real training subsets and draws the noise
+    n_floor: int = 5,  # real subsets averaged for the floor (its spread is fdd_std)
+    judge: DigitsClassifier = None,  # default: `digits_judge()`
+    k: int = 3,  # k of the precision/recall manifolds
+) -> dict:  # {samples, real, noise}: fdd, classifier_scores, judge (+ its fd); n, n_ref
+    """Digits sample quality: FDD (eq. 1 of 11_cifar10_fid), classifier confidence, the judge's
+    scores, FD and precision/recall (eq. 3), with floors."""
     check_images(samples, channels=1, image_size=16)
-    if len(samples) < 2: raise ValueError('need at least 2 samples for a Fréchet distance')
+    if len(samples) < 2:
+        raise ValueError('need at least 2 samples for a Fréchet distance')
     clf = clf or digits_classifier()
     test, train = get_dataset('digits', 'test'), get_dataset('digits', 'train', hflip=False)
-    x_test = test.get_batch(torch.arange(len(test)))                       # the reference of both Fréchet distances
+    x_test = test.get_batch(torch.arange(len(test)))  # the reference of both Fréchet distances
     ref = gaussian_stats(classifier_features(clf, x_test))
     fdd = lambda x: frechet_distance(*gaussian_stats(classifier_features(clf, x)), *ref)
     n, m = len(samples), min(len(samples), len(train))
     # the floor: real training digits, as many as there are samples; at a few hundred its FDD varies by ~20%, so average
-    reals = [train.get_batch(torch.randperm(len(train), generator=seeded_generator(seed, k))[:m]) for k in range(n_floor)]
+    reals = [
+        train.get_batch(torch.randperm(len(train), generator=seeded_generator(seed, k))[:m])
+        for k in range(n_floor)
+    ]
     floors = torch.tensor([fdd(x) for x in reals], dtype=torch.float64)
     judge = judge or digits_judge()
-    jref = gaussian_stats(classifier_features(judge, x_test))              # the judge's FD
+    jref = gaussian_stats(classifier_features(judge, x_test))  # the judge's FD
     # the judge's real manifold (eq. 3): m training digits; the floor: m others, disjoint from them
     halves = torch.randperm(len(train), generator=seeded_generator(seed, n_floor + 1))
     m2 = min(n, len(train) // 2)
     manifold = classifier_features(judge, train.get_batch(halves[:m2]))
-    other = train.get_batch(halves[m2:2 * m2])
+    other = train.get_batch(halves[m2 : 2 * m2])
+
     def judged(x):
         f = classifier_features(judge, x)
-        return dict(**classifier_scores(judge, x), **precision_recall(manifold, f, k), fd=frechet_distance(*gaussian_stats(f), *jref))
-    noise = uint8_to_unit(torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=seeded_generator(seed, n_floor)))
-    x = uint8_to_unit(to_uint8(samples.cpu()))                              # what saving them as 8-bit images keeps
+        return dict(
+            **classifier_scores(judge, x),
+            **precision_recall(manifold, f, k),
+            fd=frechet_distance(*gaussian_stats(f), *jref),
+        )
+
+    noise = uint8_to_unit(
+        torch.randint(
+            0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=seeded_generator(seed, n_floor)
+        )
+    )
+    x = uint8_to_unit(to_uint8(samples.cpu()))  # what saving them as 8-bit images keeps
     fdd_std = floors.std().item() if n_floor > 1 else 0.0
-    return dict(samples=dict(fdd=fdd(x), **classifier_scores(clf, x), judge=judged(x)),
-                real=dict(fdd=floors.mean().item(), fdd_std=fdd_std, **classifier_scores(clf, reals[0]), judge=judged(other)),
-                noise=dict(fdd=fdd(noise), **classifier_scores(clf, noise), judge=judged(noise)), n=n, n_ref=len(test))
+    return dict(
+        samples=dict(fdd=fdd(x), **classifier_scores(clf, x), judge=judged(x)),
+        real=dict(
+            fdd=floors.mean().item(),
+            fdd_std=fdd_std,
+            **classifier_scores(clf, reals[0]),
+            judge=judged(other),
+        ),
+        noise=dict(fdd=fdd(noise), **classifier_scores(clf, noise), judge=judged(noise)),
+        n=n,
+        n_ref=len(test),
+    )

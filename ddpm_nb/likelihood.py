@@ -17,25 +17,36 @@ from .sample import infer_device, diffusion_on, eval_mode, make_generator
 from .files import atomic_write
 
 # %% ../nbs/11_bits_per_dim.ipynb #4f60128d
-def check_8bit(x:Tensor, # images (B, C, H, W) in [-1, 1]
-              )->Tensor: # `x`, unchanged
+def check_8bit(
+    x: Tensor,  # images (B, C, H, W) in [-1, 1]
+) -> Tensor:  # `x`, unchanged
     "Raise ValueError unless `x` is an image batch on the 8-bit lattice {-1, -1 + 2/255, ..., 1}."
     check_images(x)
     v = (x.detach().double() + 1) * 127.5
     err = (v - v.round()).abs().max().item()
     if err > 1e-3:
-        raise ValueError(f'bits/dim with the discretized decoder needs 8-bit data on the lattice v/127.5 - 1, v = 0..255; '
-                         f'these values are up to {err / 127.5:.3g} off it. Quantize first: uint8_to_unit(unit_to_uint8(x))')
+        raise ValueError(
+            f'bits/dim with the discretized decoder needs 8-bit data on the lattice v/127.5 - 1, v '
+            f'= 0..255; '
+            f'these values are up to {err / 127.5:.3g} off it. Quantize first: '
+            f'uint8_to_unit(unit_to_uint8(x))'
+        )
     return x
 
-def _check_fits(model, x:Tensor):
+
+def _check_fits(model, x: Tensor):
     "ValueError if `model` has a U-Net config that does not match images `x` (B, C, H, W)."
     cfg = getattr(model, 'cfg', None)
-    if cfg is None or not hasattr(cfg, 'in_channels'): return
+    if cfg is None or not hasattr(cfg, 'in_channels'):
+        return
     want = (cfg.in_channels, cfg.resolution, cfg.resolution)
     if tuple(x.shape[1:]) != want:
-        raise ValueError(f'the data are {tuple(x.shape[1:])} images but the model was built for {want} (C, H, W); '
-                         'evaluate it on the data set it was trained on')
+        raise ValueError(
+            f'the data are {tuple(x.shape[1:])} images but the model was built for {want} (C, H, '
+            f'W); '
+            'evaluate it on the data set it was trained on'
+        )
+
 
 def _param_dtype(model):
     "The floating dtype of an nn.Module's parameters, or None for a plain callable."
@@ -43,44 +54,72 @@ def _param_dtype(model):
     return p.dtype if p is not None and p.is_floating_point() else None
 
 # %% ../nbs/11_bits_per_dim.ipynb #85b17856
-def _bound_terms(model, d:Diffusion, x0:Tensor, ts:Tensor, g, pred, var, clip, mdtype)->tuple:
+def _bound_terms(model, d: Diffusion, x0: Tensor, ts: Tensor, g, pred, var, clip, mdtype) -> tuple:
     "Terms of (2) and the x̂_0 errors for steps `ts` (k,): two (k, B) tensors, nats per dimension."
     B, dt = x0.shape[0], d.betas.dtype
-    t = ts.repeat_interleave(B)                                                 # (k*B,) step-major
-    x = x0.repeat(len(ts), *([1] * (x0.ndim - 1)))                              # (k*B, C, H, W)
-    noise = torch.cat([torch.randn(x0.shape, generator=g, device=x0.device, dtype=dt) for _ in ts])  # per step, in order
+    t = ts.repeat_interleave(B)  # (k*B,) step-major
+    x = x0.repeat(len(ts), *([1] * (x0.ndim - 1)))  # (k*B, C, H, W)
+    noise = torch.cat(
+        [torch.randn(x0.shape, generator=g, device=x0.device, dtype=dt) for _ in ts]
+    )  # per step, in order
     xt = d.q_sample(x, t, noise)
     out = model(xt.to(mdtype), t)
-    want = (xt.shape[0], xt.shape[1] * (2 if var == 'learned_range' else 1), *xt.shape[2:])  # a learned variance: C more channels
+    want = (
+        xt.shape[0],
+        xt.shape[1] * (2 if var == 'learned_range' else 1),
+        *xt.shape[2:],
+    )  # a learned variance: C more channels
     if not isinstance(out, Tensor) or tuple(out.shape) != want:
-        raise ValueError(f'the model returned {tuple(getattr(out, "shape", ()))} for inputs {tuple(xt.shape)}; with var={var!r} '
-                         f'it must predict a tensor shaped {want}' + ('' if var == 'learned_range' else ' (a model with 2C output channels needs var="learned_range")'))
+        raise ValueError(
+            f'the model returned {tuple(getattr(out, "shape", ()))} for inputs {tuple(xt.shape)}; '
+            f'with var={var!r} '
+            f'it must predict a tensor shaped {want}'
+            + (
+                ''
+                if var == 'learned_range'
+                else ' (a model with 2C output channels needs var="learned_range")'
+            )
+        )
     p = d.p_mean_variance(out.to(dt), xt, t, pred=pred, var=var, clip=clip)
     # every row but t = 0 is a KL, which the cheap continuous call computes identically
     terms = d.vb_term(x, xt, t, p['mean'], p['log_variance'], discrete=False)
-    if ts[0] == 0: terms[:B] = d.vb_term(x[:B], xt[:B], t[:B], p['mean'][:B], p['log_variance'][:B])  # L_0, discretized
+    if ts[0] == 0:
+        terms[:B] = d.vb_term(
+            x[:B], xt[:B], t[:B], p['mean'][:B], p['log_variance'][:B]
+        )  # L_0, discretized
     mse = ((p['pred_x0'] - x) ** 2).flatten(1).mean(1)
     return terms.reshape(len(ts), B), mse.reshape(len(ts), B)
 
 # %% ../nbs/11_bits_per_dim.ipynb #a2a9e287
-def bits_per_dim(model,                  # callable (x_t, t) -> prediction shaped like x_t; t a LongTensor (B,) of 0-based steps
-                 diffusion:Diffusion,    # the schedule the model was trained with
-                 x0:Tensor,              # 8-bit images (B, C, H, W) in [-1, 1], see `check_8bit`
-                 pred:str='eps',         # what the model predicts: one of PREDS
-                 var:str='fixedlarge',   # reverse variance: "fixedlarge" (Ho et al.'s evaluation), "fixedsmall", or "learned_range" (2C-channel model)
-                 clip:bool=True,         # clip x̂_0 to [-1, 1] before forming the mean (Ho et al.'s default)
-                 batch_t:int=None,       # steps per forward pass (the batch is repeated batch_t times); None: ~512 images
-                 seed:int=None,          # seed of the generator that draws x_t; None: from torch's global RNG
-                 generator:torch.Generator=None, # or your own generator on `device` (not both)
-                 device=None,            # default: the model's parameters', else x0's device
-                 progress:bool=False,    # tqdm bar over the chunks of steps
-                )->dict:                 # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim, on the CPU
-    "The variational bound (eq. 1) per image in bits/dim, summed exactly over all T steps with one x_t per step (eq. 2)."
-    check_8bit(x0); _check_fits(model, x0)
-    if pred not in PREDS: raise ValueError(f'unknown pred {pred!r}; choose one of {", ".join(PREDS)}')
-    if var not in VARS: raise ValueError(f'unknown var {var!r}; choose one of {", ".join(VARS)}')
+def bits_per_dim(
+    model,  # callable (x_t, t) -> prediction shaped like x_t; t a LongTensor (B,) of 0-based steps
+    diffusion: Diffusion,  # the schedule the model was trained with
+    x0: Tensor,  # 8-bit images (B, C, H, W) in [-1, 1], see `check_8bit`
+    pred: str = 'eps',  # what the model predicts: one of PREDS
+    # reverse variance: "fixedlarge" (Ho et al.'s evaluation), "fixedsmall", or "learned_range"
+    # (2C-channel model)
+    var: str = 'fixedlarge',
+    clip: bool = True,  # clip x̂_0 to [-1, 1] before forming the mean (Ho et al.'s default)
+    # steps per forward pass (the batch is repeated batch_t times); None: ~512 images
+    batch_t: int = None,
+    seed: int = None,  # seed of the generator that draws x_t; None: from torch's global RNG
+    generator: torch.Generator = None,  # or your own generator on `device` (not both)
+    device=None,  # default: the model's parameters', else x0's device
+    progress: bool = False,  # tqdm bar over the chunks of steps
+    # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim, on the
+    # CPU
+) -> dict:
+    """The variational bound (eq. 1) per image in bits/dim, summed exactly over all T steps with one
+    x_t per step (eq. 2)."""
+    check_8bit(x0)
+    _check_fits(model, x0)
+    if pred not in PREDS:
+        raise ValueError(f'unknown pred {pred!r}; choose one of {", ".join(PREDS)}')
+    if var not in VARS:
+        raise ValueError(f'unknown var {var!r}; choose one of {", ".join(VARS)}')
     B, T = x0.shape[0], diffusion.T
-    if batch_t is None: batch_t = max(1, 512 // B)
+    if batch_t is None:
+        batch_t = max(1, 512 // B)
     if isinstance(batch_t, bool) or not isinstance(batch_t, int) or batch_t < 1:
         raise ValueError(f'batch_t must be a positive int, got {batch_t!r}')
     device = infer_device(model, x0, diffusion, device)
@@ -89,45 +128,60 @@ def bits_per_dim(model,                  # callable (x_t, t) -> prediction shape
     chunks = [torch.arange(lo, min(lo + batch_t, T), device=device) for lo in range(0, T, batch_t)]
     if progress:
         from tqdm.auto import tqdm
+
         chunks = tqdm(chunks, desc='bits/dim', unit='chunk')
-    mdtype = _param_dtype(model) or d.betas.dtype                           # the network runs in its own dtype
+    mdtype = _param_dtype(model) or d.betas.dtype  # the network runs in its own dtype
     with eval_mode(model), torch.inference_mode():
         parts = [_bound_terms(model, d, x0, ts, g, pred, var, clip, mdtype) for ts in chunks]
         prior = d.prior_kl(x0)
     to_bits = lambda v: v.double().cpu() / math.log(2)
-    terms, prior = to_bits(torch.cat([p[0] for p in parts]).T), to_bits(prior)      # (B, T), (B,)
-    return dict(total=prior + terms.sum(1), prior=prior, terms=terms, mse=torch.cat([p[1] for p in parts]).T.double().cpu())
+    terms, prior = to_bits(torch.cat([p[0] for p in parts]).T), to_bits(prior)  # (B, T), (B,)
+    return dict(
+        total=prior + terms.sum(1),
+        prior=prior,
+        terms=terms,
+        mse=torch.cat([p[1] for p in parts]).T.double().cpu(),
+    )
 
 # %% ../nbs/11_bits_per_dim.ipynb #8252b9d3
-def seeded_subset(n_total:int, # examples in the split
-                  n:int,       # how many to evaluate; None: all of them
-                  seed:int,    # picks the subset
-                 )->Tensor:    # sorted indices (n,)
+def seeded_subset(
+    n_total: int,  # examples in the split
+    n: int,  # how many to evaluate; None: all of them
+    seed: int,  # picks the subset
+) -> Tensor:  # sorted indices (n,)
     "Indices of the examples to evaluate: all of them, or a seeded random subset of n (sorted)."
     if n is None:
         return torch.arange(n_total)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f'n must be a positive int, got {n!r}')
     if n > n_total:
-        raise ValueError(f'n={n} is larger than the split, which has {n_total} examples; pass n <= {n_total}')
+        raise ValueError(
+            f'n={n} is larger than the split, which has {n_total} examples; pass n <= {n_total}'
+        )
     return torch.randperm(n_total, generator=seeded_generator(seed))[:n].sort().values
 
-def _summary(total:Tensor)->dict:
+
+def _summary(total: Tensor) -> dict:
     n = len(total)
-    return dict(mean=total.mean().item(), sem=(total.std().item() / math.sqrt(n)) if n > 1 else None, n=n)
+    return dict(
+        mean=total.mean().item(), sem=(total.std().item() / math.sqrt(n)) if n > 1 else None, n=n
+    )
 
 # %% ../nbs/11_bits_per_dim.ipynb #c3d3356c
-def bpd_dataset(model,                   # callable (x_t, t) -> prediction, e.g. a trained UNet
-                diffusion:Diffusion,     # its schedule
-                dataset,                 # a data set with `get_batch(idx)` (ddpm_nb.data) or a tensor (N, C, H, W) of 8-bit images
-                n:int=None,              # images to evaluate; None: all of them
-                batch_size:int=64,       # images per call of `bits_per_dim`
-                seed:int=0,              # picks the subset and draws every x_t
-                progress:bool=False,     # tqdm bar over images
-                **kwargs,                # pred, var, clip, batch_t, device: passed to `bits_per_dim`
-               )->dict:                  # mean, sem, n, total (n,), index (n,), prior_mean, terms_mean (T,), mse_mean (T,)
+def bpd_dataset(
+    model,  # callable (x_t, t) -> prediction, e.g. a trained UNet
+    diffusion: Diffusion,  # its schedule
+    # a data set with `get_batch(idx)` (ddpm_nb.data) or a tensor (N, C, H, W) of 8-bit images
+    dataset,
+    n: int = None,  # images to evaluate; None: all of them
+    batch_size: int = 64,  # images per call of `bits_per_dim`
+    seed: int = 0,  # picks the subset and draws every x_t
+    progress: bool = False,  # tqdm bar over images
+    **kwargs,  # pred, var, clip, batch_t, device: passed to `bits_per_dim`
+) -> dict:  # mean, sem, n, total (n,), index (n,), prior_mean, terms_mean (T,), mse_mean (T,)
     "Bits/dim over `n` images of a data set: mean ± standard error, and the mean of each term."
-    if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     get = (lambda i: dataset[i]) if isinstance(dataset, Tensor) else dataset.get_batch
     idx = seeded_subset(len(dataset), n, seed)
     dev = infer_device(model, None, diffusion, kwargs.pop('device', None))
@@ -135,33 +189,55 @@ def bpd_dataset(model,                   # callable (x_t, t) -> prediction, e.g.
     bar = None
     if progress:
         from tqdm.auto import tqdm
+
         bar = tqdm(total=len(idx), desc='bits/dim', unit='image')
     rs = []
     for lo in range(0, len(idx), batch_size):
-        rs.append(bits_per_dim(model, diffusion, get(idx[lo:lo + batch_size]), generator=g, device=dev, **kwargs))
-        if bar is not None: bar.update(len(rs[-1]['total']))
-    if bar is not None: bar.close()
+        rs.append(
+            bits_per_dim(
+                model, diffusion, get(idx[lo : lo + batch_size]), generator=g, device=dev, **kwargs
+            )
+        )
+        if bar is not None:
+            bar.update(len(rs[-1]['total']))
+    if bar is not None:
+        bar.close()
     cat = lambda k: torch.cat([r[k] for r in rs])
     total = cat('total')
-    return dict(**_summary(total), total=total, index=idx, prior_mean=cat('prior').mean().item(),
-                terms_mean=cat('terms').mean(0), mse_mean=cat('mse').mean(0))
+    return dict(
+        **_summary(total),
+        total=total,
+        index=idx,
+        prior_mean=cat('prior').mean().item(),
+        terms_mean=cat('terms').mean(0),
+        mse_mean=cat('mse').mean(0),
+    )
 
 # %% ../nbs/11_bits_per_dim.ipynb #40498806
-def plot_bpd(r:dict,      # the result of `bpd_dataset`
-             path=None,   # PNG to write atomically; None: just return the figure
-             title:str='',# figure title
-            ):
-    "Plot the bits/dim breakdown of `bpd_dataset`: per-step terms, cumulative rate, and x̂_0 distortion."
+def plot_bpd(
+    r: dict,  # the result of `bpd_dataset`
+    path=None,  # PNG to write atomically; None: just return the figure
+    title: str = '',  # figure title
+):
+    """Plot the bits/dim breakdown of `bpd_dataset`: per-step terms, cumulative rate, and x̂_0
+    distortion."""
     import matplotlib.pyplot as plt
+
     terms, T = r['terms_mean'], len(r['terms_mean'])
     t = range(1, T + 1)
     fig, ax = plt.subplots(1, 3, figsize=(11, 2.8))
-    ax[0].semilogy(t, terms.clamp(min=1e-12)); ax[0].set_title('bits/dim per step ($L_0$ at t=1)')
-    ax[1].semilogx(t, r['prior_mean'] + terms.flip(0).cumsum(0).flip(0)); ax[1].set_title('bits spent from $x_T$ down to step t')
-    ax[2].plot(t, r['mse_mean'].sqrt() * 127.5); ax[2].set_title('distortion: RMSE of $\\hat x_0$ (0-255)')
-    for a in ax: a.set_xlabel('t')
-    if title: fig.suptitle(title)
+    ax[0].semilogy(t, terms.clamp(min=1e-12))
+    ax[0].set_title('bits/dim per step ($L_0$ at t=1)')
+    ax[1].semilogx(t, r['prior_mean'] + terms.flip(0).cumsum(0).flip(0))
+    ax[1].set_title('bits spent from $x_T$ down to step t')
+    ax[2].plot(t, r['mse_mean'].sqrt() * 127.5)
+    ax[2].set_title('distortion: RMSE of $\\hat x_0$ (0-255)')
+    for a in ax:
+        a.set_xlabel('t')
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=90)); plt.close(fig)
+        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=90))
+        plt.close(fig)
     return fig

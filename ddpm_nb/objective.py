@@ -22,137 +22,202 @@ from .flow import flow_sample, flow_times
 
 # %% ../nbs/09c_objective.ipynb #a7853b52
 class Objective(Protocol):
-    "What a training objective tells the trainer, `load_run` and the samplers; every `cfg` is a TrainConfig."
-    name: str       # its value of TrainConfig.objective
-    title: str      # how messages call its runs ('DDPM', 'flow-matching')
-    implies: dict   # settings a config of this objective gets unless it names them
-    samplers: dict  # sampler name -> default steps for a cfg (None: the sampler's own); the first: default
+    """What a training objective tells the trainer, `load_run` and the samplers; every `cfg` is a
+    TrainConfig."""
+
+    name: str  # its value of TrainConfig.objective
+    title: str  # how messages call its runs ('DDPM', 'flow-matching')
+    implies: dict  # settings a config of this objective gets unless it names them
+    # sampler name -> default steps for a cfg (None: the sampler's own); the first: default
+    samplers: dict
+
     # ValueError for a setting this objective does not have
-    def check(self, cfg, source:str): ...
+    def check(self, cfg, source: str): ...
     # the noising path; its `.loss` (called like Diffusion.loss) is the training loss
-    def build(self, cfg)->Diffusion|FlowMatching: ...
+    def build(self, cfg) -> Diffusion | FlowMatching: ...
     # the n training times of global batch `step`, (n,), from the step's generator `g`
-    def draw_t(self, cfg, step:int, n:int, g)->Tensor: ...
+    def draw_t(self, cfg, step: int, n: int, g) -> Tensor: ...
     # the loss curve's y axis
-    def loss_label(self, cfg)->str: ...
+    def loss_label(self, cfg) -> str: ...
     # the sampler of the training-time sample grids
-    def grid_sampler(self, cfg)->str: ...
+    def grid_sampler(self, cfg) -> str: ...
     # ValueError for options the sampler cannot take
-    def check_sampling(self, cfg, sampler:str, steps, eta): ...
+    def check_sampling(self, cfg, sampler: str, steps, eta): ...
     # (N, C, H, W) in [-1, 1], by `spec` (its sampler and steps filled in by `run_sampler`)
-    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor: ...
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor: ...
 
 # %% ../nbs/09c_objective.ipynb #a802c40d
 class DDPMObjective:
-    "Algorithm 1: ε (or x_0, v, μ) regression at t ~ U{0..T-1} on the `Diffusion` of the run's beta schedule."
+    """Algorithm 1: ε (or x_0, v, μ) regression at t ~ U{0..T-1} on the `Diffusion` of the run's
+    beta schedule."""
+
     name, title, implies = 'ddpm', 'DDPM', {}
-    samplers = {'dpmpp_2m_sde': lambda cfg: min(20, cfg.T),   # the default: what the judge rates best at 10-25 NFE (24_fast_samplers)
-                'ddpm': lambda cfg: None,                 # ancestral sampling, all T steps (Algorithm 2)
-                'ddim': lambda cfg: min(50, cfg.T),       # 15_ddim
-                'dpmpp_2m': lambda cfg: min(20, cfg.T),   # 24_fast_samplers: the ODE, one x_T -> one image
-                'heun': lambda cfg: min(10, cfg.T)}       # 24_fast_samplers: 10 Karras steps, 19 network calls
-    def check(self, cfg, source:str):
-        pass                                      # pred, var and loss are checked against PREDS, VARS, LOSSES
-    def build(self, cfg)->Diffusion:
+    samplers = {
+        'dpmpp_2m_sde': lambda cfg: min(
+            20, cfg.T
+        ),  # the default: what the judge rates best at 10-25 NFE (24_fast_samplers)
+        'ddpm': lambda cfg: None,  # ancestral sampling, all T steps (Algorithm 2)
+        'ddim': lambda cfg: min(50, cfg.T),  # 15_ddim
+        'dpmpp_2m': lambda cfg: min(20, cfg.T),  # 24_fast_samplers: the ODE, one x_T -> one image
+        'heun': lambda cfg: min(10, cfg.T),
+    }  # 24_fast_samplers: 10 Karras steps, 19 network calls
+
+    def check(self, cfg, source: str):
+        pass  # pred, var and loss are checked against PREDS, VARS, LOSSES
+
+    def build(self, cfg) -> Diffusion:
         return Diffusion(beta_schedule(cfg.schedule, cfg.T))
-    def draw_t(self, cfg, step:int, n:int, g)->Tensor:
+
+    def draw_t(self, cfg, step: int, n: int, g) -> Tensor:
         return torch.randint(0, cfg.T, (n,), generator=g)
-    def loss_label(self, cfg)->str:
-        return {'simple': 'L_simple', 'vlb': 'L_vlb', 'hybrid': 'L_simple + λ L_vlb', 'min_snr': f'min-SNR-{MIN_SNR_GAMMA:g} L_simple'}[cfg.loss]
-    def grid_sampler(self, cfg)->str:
-        return 'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))   # all T steps: Algorithm 2
-    def check_sampling(self, cfg, sampler:str, steps, eta):
+
+    def loss_label(self, cfg) -> str:
+        return {
+            'simple': 'L_simple',
+            'vlb': 'L_vlb',
+            'hybrid': 'L_simple + λ L_vlb',
+            'min_snr': f'min-SNR-{MIN_SNR_GAMMA:g} L_simple',
+        }[cfg.loss]
+
+    def grid_sampler(self, cfg) -> str:
+        return (
+            'ddpm' if cfg.sample_steps == cfg.T else next(iter(self.samplers))
+        )  # all T steps: Algorithm 2
+
+    def check_sampling(self, cfg, sampler: str, steps, eta):
         check_spec(SamplingSpec(sampler, steps, eta, cfg.var, cfg.pred), cfg.T)
-    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor:
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
         return sample(model, path, shape, replace(spec, pred=cfg.pred, var=cfg.var))
 
 # %% ../nbs/09c_objective.ipynb #83d0ccf3
 class FlowObjective:
-    "Flow matching (17_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; an ODE samples."
+    """Flow matching (17_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; an
+    ODE samples."""
+
     name, title = 'flow', 'flow-matching'
-    implies = {'pred': 'v', 'loss': 'simple'}            # the only prediction and loss flow matching trains
+    implies = {'pred': 'v', 'loss': 'simple'}  # the only prediction and loss flow matching trains
     samplers = {m: (lambda cfg: 20) for m in FLOW_METHODS}  # euler, heun
-    def check(self, cfg, source:str):
+
+    def check(self, cfg, source: str):
         if not (cfg.pred in FLOW_PREDS and cfg.loss in FLOW_LOSSES and cfg.var in FLOW_VARS):
-            raise ValueError(f"{source}: objective 'flow' needs pred 'v' (the velocity ε − x_0), loss 'simple' "
-                             f"and var fixedsmall or fixedlarge (an ODE has no bound and no variance to learn), "
-                             f"got pred {cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}; leave --pred, --loss "
-                             f"and --var out (flow defaults to pred 'v' and loss 'simple')")
-    def build(self, cfg)->FlowMatching:
+            raise ValueError(
+                f"{source}: objective 'flow' needs pred 'v' (the velocity ε − x_0), loss 'simple' "
+                f"and var fixedsmall or fixedlarge (an ODE has no bound and no variance to learn), "
+                f"got pred {cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}; leave --pred, --loss "
+                f"and --var out (flow defaults to pred 'v' and loss 'simple')"
+            )
+
+    def build(self, cfg) -> FlowMatching:
         return FlowMatching(cfg.T)
-    def draw_t(self, cfg, step:int, n:int, g)->Tensor:
-        torch.randint(0, cfg.T, (n,), generator=g)       # drawn and dropped, so that ε is the DDPM run's
-        return torch.rand(n, generator=seeded_generator(cfg.seed, step, 4))   # continuous s, from its own key
-    def loss_label(self, cfg)->str:
+
+    def draw_t(self, cfg, step: int, n: int, g) -> Tensor:
+        torch.randint(0, cfg.T, (n,), generator=g)  # drawn and dropped, so that ε is the DDPM run's
+        return torch.rand(
+            n, generator=seeded_generator(cfg.seed, step, 4)
+        )  # continuous s, from its own key
+
+    def loss_label(self, cfg) -> str:
         return 'flow matching'
-    def grid_sampler(self, cfg)->str:
+
+    def grid_sampler(self, cfg) -> str:
         return 'euler'
-    def check_sampling(self, cfg, sampler:str, steps, eta):
+
+    def check_sampling(self, cfg, sampler: str, steps, eta):
         if eta:
-            raise ValueError(f'eta={eta}: a flow run is sampled by a deterministic ODE solver, which has no DDIM '
-                             'noise; leave --eta out')
-        flow_times(steps)                         # bad steps: its one-line message, before anything is drawn
-    def sample(self, model, path, cfg, shape, spec:SamplingSpec)->Tensor:
+            raise ValueError(
+                f'eta={eta}: a flow run is sampled by a deterministic ODE solver, which has no '
+                f'DDIM '
+                'noise; leave --eta out'
+            )
+        flow_times(steps)  # bad steps: its one-line message, before anything is drawn
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
         return flow_sample(model, path, shape, spec)
 
 # %% ../nbs/09c_objective.ipynb #d08d8963
 OBJECTIVES = {o.name: o for o in (DDPMObjective(), FlowObjective())}
 
-def check_objective(cfg, source:str='config'):
-    "One clear error unless `cfg.objective` is known and `cfg`'s settings are ones that objective has."
+
+def check_objective(cfg, source: str = 'config'):
+    """One clear error unless `cfg.objective` is known and `cfg`'s settings are ones that objective
+    has."""
     if cfg.objective not in OBJECTIVES:
-        raise ValueError(f'{source}: unknown objective {cfg.objective!r}; '
-                         f'choose one of {", ".join(OBJECTIVES)}')
+        raise ValueError(
+            f'{source}: unknown objective {cfg.objective!r}; choose one of {", ".join(OBJECTIVES)}'
+        )
     OBJECTIVES[cfg.objective].check(cfg, source)
 
-def objective_for(cfg)->Objective:
+
+def objective_for(cfg) -> Objective:
     "The objective a config trains (TrainConfig.objective), checked."
     check_objective(cfg)
     return OBJECTIVES[cfg.objective]
 
-def implied_settings(name)->dict:
-    "Settings objective `name` implies (flow: pred 'v'); {} for any other value (which validation refuses)."
+
+def implied_settings(name) -> dict:
+    """Settings objective `name` implies (flow: pred 'v'); {} for any other value (which validation
+    refuses)."""
     return dict(OBJECTIVES[name].implies) if isinstance(name, str) and name in OBJECTIVES else {}
 
-def build_diffusion(cfg)->Diffusion|FlowMatching:
-    "The noising path of a training config: a `Diffusion` (objective 'ddpm') or a `FlowMatching` ('flow')."
-    return objective_for(cfg).build(cfg)       # checked: a TrainConfig built directly skipped validation
+
+def build_diffusion(cfg) -> Diffusion | FlowMatching:
+    """The noising path of a training config: a `Diffusion` (objective 'ddpm') or a `FlowMatching`
+    ('flow')."""
+    return objective_for(cfg).build(cfg)  # checked: a TrainConfig built directly skipped validation
 
 # %% ../nbs/09c_objective.ipynb #ob1ect04
-def _run_samplers()->dict:
+def _run_samplers() -> dict:
     return {name: tuple(o.samplers) for name, o in OBJECTIVES.items()}
 
-RUN_SAMPLERS = _run_samplers()       # objective -> its samplers, the default first
 
-def run_sampler(cfg,               # the run's TrainConfig: its objective decides which samplers apply
-                sampler:str=None,  # DDPM runs: dpmpp_2m_sde, ddpm, ddim, dpmpp_2m, heun; flow runs: euler, heun; None: the first
-                steps:int=None,    # None: the sampler's default (DDPMObjective.samplers, FlowObjective.samplers)
-                eta:float=0.0,     # DDIM noise; flow runs have none
-               )->tuple:           # (sampler, steps), checked
-    "The sampler and steps for sampling a run, defaults filled in; a sampler of the other objective is refused."
+RUN_SAMPLERS = _run_samplers()  # objective -> its samplers, the default first
+
+
+def run_sampler(
+    cfg,  # the run's TrainConfig: its objective decides which samplers apply
+    # DDPM runs: dpmpp_2m_sde, ddpm, ddim, dpmpp_2m, heun; flow runs: euler, heun; None: the first
+    sampler: str = None,
+    # None: the sampler's default (DDPMObjective.samplers, FlowObjective.samplers)
+    steps: int = None,
+    eta: float = 0.0,  # DDIM noise; flow runs have none
+) -> tuple:  # (sampler, steps), checked
+    """The sampler and steps for sampling a run, defaults filled in; a sampler of the other
+    objective is refused."""
     obj = OBJECTIVES[cfg.objective]
     ok = tuple(obj.samplers)
     sampler = ok[0] if sampler is None else sampler
     if sampler not in ok:
         other = [o for o in OBJECTIVES.values() if sampler in o.samplers]
-        why = f'{sampler!r} samples {other[0].title} runs' if other else f'unknown sampler {sampler!r}'
-        raise ValueError(f'{why}; this run was trained with objective {cfg.objective!r}: '
-                         f'choose {" or ".join(ok)}')
+        why = (
+            f'{sampler!r} samples {other[0].title} runs'
+            if other
+            else f'unknown sampler {sampler!r}'
+        )
+        raise ValueError(
+            f'{why}; this run was trained with objective {cfg.objective!r}: '
+            f'choose {" or ".join(ok)}'
+        )
     if steps is None:
         steps = obj.samplers[sampler](cfg)
     obj.check_sampling(cfg, sampler, steps, eta)
     return sampler, steps
 
 # %% ../nbs/09c_objective.ipynb #e6a95fa0
-def sample_run(model,        # the run's network, e.g. from `load_run`
-               diffusion,    # its Diffusion, or FlowMatching for a flow run
-               cfg,          # its TrainConfig
-               shape:tuple,  # (N, C, H, W)
-               sampler=None, # see `run_sampler`; or a whole SamplingSpec
-               steps:int=None, # see `run_sampler`
-               **options,    # other SamplingSpec fields: eta, labels, guidance, seed, device, batch_size, progress
-              )->Tensor:     # (N, C, H, W) in [-1, 1]
-    "Samples from a trained run by a sampler of its objective: `sample` (DDPM runs), `flow_sample` (flow runs)."
+def sample_run(
+    model,  # the run's network, e.g. from `load_run`
+    diffusion,  # its Diffusion, or FlowMatching for a flow run
+    cfg,  # its TrainConfig
+    shape: tuple,  # (N, C, H, W)
+    sampler=None,  # see `run_sampler`; or a whole SamplingSpec
+    steps: int = None,  # see `run_sampler`
+    # other SamplingSpec fields: eta, labels, guidance, seed, device, batch_size, progress
+    **options,
+) -> Tensor:  # (N, C, H, W) in [-1, 1]
+    """Samples from a trained run by a sampler of its objective: `sample` (DDPM runs), `flow_sample`
+    (flow runs)."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     sampler, steps = run_sampler(cfg, spec.sampler, spec.steps, spec.eta)
-    return OBJECTIVES[cfg.objective].sample(model, diffusion, cfg, shape, replace(spec, sampler=sampler, steps=steps))
+    return OBJECTIVES[cfg.objective].sample(
+        model, diffusion, cfg, shape, replace(spec, sampler=sampler, steps=steps)
+    )

@@ -16,84 +16,136 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from .diffusion import Diffusion, PREDS, VARS, Chain, noise_like, step_tensors
-from .solvers import SOLVER_SAMPLERS, ODE_SAMPLERS, SOLVER_STEPS, SOLVER_SPACINGS, DEFAULT_SPACING
+from ddpm_nb.solvers import (
+    SOLVER_SAMPLERS,
+    ODE_SAMPLERS,
+    SOLVER_STEPS,
+    SOLVER_SPACINGS,
+    DEFAULT_SPACING,
+)
 from .solvers import solver_timesteps, DPMSolverChain, HeunChain
 
 # %% ../nbs/08_sampling.ipynb #72a70624
 SPACINGS = ('uniform', 'quadratic', 'leading')
 
-def timesteps(T:int,              # number of diffusion steps of the trained model
-              steps:int,          # how many steps the sampler visits, 1 <= steps <= T
-              kind:str='uniform', # one of SPACINGS: "uniform" and "quadratic" (eq. 1) include T-1 and 0; "leading" (eq. 2)
-             )->Tensor:           # the 0-based steps, descending, shape (steps,), int64
+
+def timesteps(
+    T: int,  # number of diffusion steps of the trained model
+    steps: int,  # how many steps the sampler visits, 1 <= steps <= T
+    # one of SPACINGS: "uniform" and "quadratic" (eq. 1) include T-1 and 0; "leading" (eq. 2)
+    kind: str = 'uniform',
+) -> Tensor:  # the 0-based steps, descending, shape (steps,), int64
     "The 0-based steps a sampler visits, in the order it visits them (descending)."
     for name, v in (('T', T), ('steps', steps)):
-        if isinstance(v, bool) or not isinstance(v, int): raise TypeError(f'{name} must be an int, got {v!r}')
-    if T < 1: raise ValueError(f'T must be at least 1, got {T}')
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f'{name} must be an int, got {v!r}')
+    if T < 1:
+        raise ValueError(f'T must be at least 1, got {T}')
     if not 1 <= steps <= T:
-        raise ValueError(f'steps must be between 1 and T={T} (a sampler cannot visit more steps than the model has), got {steps}')
-    if kind not in SPACINGS: raise ValueError(f'unknown spacing {kind!r}; choose one of {", ".join(SPACINGS)}')
+        raise ValueError(
+            f'steps must be between 1 and T={T} (a sampler cannot visit more steps than the model '
+            f'has), got {steps}'
+        )
+    if kind not in SPACINGS:
+        raise ValueError(f'unknown spacing {kind!r}; choose one of {", ".join(SPACINGS)}')
     i = torch.arange(steps)
-    if kind == 'leading': return (i * (T // steps)).flip(0)                          # (2)
-    u = i.double() / (steps - 1) if steps > 1 else torch.ones(1, dtype=torch.float64)  # one step: start at T-1
+    if kind == 'leading':
+        return (i * (T // steps)).flip(0)  # (2)
+    u = (
+        i.double() / (steps - 1) if steps > 1 else torch.ones(1, dtype=torch.float64)
+    )  # one step: start at T-1
     f = u if kind == 'uniform' else u**2
-    return (i + torch.round((T - steps) * f).long()).flip(0)                          # (1)
+    return (i + torch.round((T - steps) * f).long()).flip(0)  # (1)
 
 # %% ../nbs/08_sampling.ipynb #279e1786
-def infer_device(model,           # the network; an nn.Module's parameters (or buffers) say where it lives
-                 x_T:Tensor,      # a given starting tensor, or None
-                 diffusion:Diffusion, # the schedule, whose tables have a device too
-                 device=None,     # an explicit choice, which wins
-                )->torch.device:  # canonical ("cuda" -> "cuda:0"), so that == comparisons work
-    "Where to run: `device`, else the model's parameters' device, else x_T's, else the diffusion tables'."
+def infer_device(
+    model,  # the network; an nn.Module's parameters (or buffers) say where it lives
+    x_T: Tensor,  # a given starting tensor, or None
+    diffusion: Diffusion,  # the schedule, whose tables have a device too
+    device=None,  # an explicit choice, which wins
+) -> torch.device:  # canonical ("cuda" -> "cuda:0"), so that == comparisons work
+    """Where to run: `device`, else the model's parameters' device, else x_T's, else the diffusion
+    tables'."""
     if device is None:
-        p = next(itertools.chain(model.parameters(), model.buffers()), None) if isinstance(model, nn.Module) else None
+        p = (
+            next(itertools.chain(model.parameters(), model.buffers()), None)
+            if isinstance(model, nn.Module)
+            else None
+        )
         device = p.device if p is not None else x_T.device if x_T is not None else diffusion.device
     return torch.empty(0, device=device).device
 
-def diffusion_on(diffusion:Diffusion, device:torch.device)->Diffusion:
-    "`diffusion` if its tables are on `device`, else a moved shallow copy (the caller's object is not mutated)."
-    if torch.empty(0, device=diffusion.device).device == device: return diffusion
-    return copy.copy(diffusion).to(device)             # `to` rebinds the copy's attributes; the original keeps its tensors
+
+def diffusion_on(diffusion: Diffusion, device: torch.device) -> Diffusion:
+    """`diffusion` if its tables are on `device`, else a moved shallow copy (the caller's object is
+    not mutated)."""
+    if torch.empty(0, device=diffusion.device).device == device:
+        return diffusion
+    return copy.copy(diffusion).to(
+        device
+    )  # `to` rebinds the copy's attributes; the original keeps its tensors
+
 
 @contextmanager
 def eval_mode(model):
-    "Run an nn.Module in eval mode, then restore each submodule's own train/eval flag (anything else: no-op)."
+    """Run an nn.Module in eval mode, then restore each submodule's own train/eval flag (anything
+    else: no-op)."""
     modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
     try:
-        if modes: model.eval()
+        if modes:
+            model.eval()
         yield
     finally:
-        for m, training in modes: m.training = training
+        for m, training in modes:
+            m.training = training
 
 # %% ../nbs/08_sampling.ipynb #1a6d31c6
 @dataclass
 class SamplingSpec:
     "How to sample: the sampler and its options, the labels, and how the chains run."
-    sampler:str|None = None          # a key of SAMPLERS (flow runs: euler, heun); None: the entry point's default
-    steps:int|None = None            # steps visited; None: all T for ddpm/ddim, SOLVER_STEPS for the solvers
-    eta:float = 0.0                  # DDIM noise: 0 deterministic, 1 DDPM-like; refused by the solvers
-    var:str = 'fixedsmall'           # DDPM's reverse variance, one of VARS; unused by the other samplers
-    pred:str = 'eps'                 # what the network predicts: one of PREDS
-    clip:bool = True                 # clip x̂_0 at every step and the result to [-1, 1]; False for unbounded data
-    spacing:str|None = None          # which steps: SPACINGS (solvers also SOLVER_SPACINGS); None: the sampler's
-    labels:object = None             # class-conditional networks: one label, or one per sample (N,)
-    guidance:float|None = None       # s of eq. 4, with labels: 0 unconditional, 1 conditional (default), > 1 guided
-    seed:int|None = None             # seed of a fresh generator on the device; None: from torch's global RNG
-    generator:object = None          # or the caller's own torch.Generator on the device (not both)
-    device:object = None             # where to sample; None: the model's, else x_T's, else the tables' device
-    batch_size:int|None = None       # run the chains in chunks of this many samples; None: all at once
-    progress:bool = False            # a tqdm bar over the moves
-    trajectory_every:int|None = None # with a trajectory: record every k-th step and the last (None: ceil(S / 50))
 
-def sampling_spec(spec=None,      # a SamplingSpec, a sampler name, or None (every field's default)
-                  **options,      # SamplingSpec fields to set
-                 )->SamplingSpec: # a new spec; `spec` itself is left as it was
+    sampler: str | None = (
+        None  # a key of SAMPLERS (flow runs: euler, heun); None: the entry point's default
+    )
+    steps: int | None = (
+        None  # steps visited; None: all T for ddpm/ddim, SOLVER_STEPS for the solvers
+    )
+    eta: float = 0.0  # DDIM noise: 0 deterministic, 1 DDPM-like; refused by the solvers
+    var: str = 'fixedsmall'  # DDPM's reverse variance, one of VARS; unused by the other samplers
+    pred: str = 'eps'  # what the network predicts: one of PREDS
+    clip: bool = True  # clip x̂_0 at every step and the result to [-1, 1]; False for unbounded data
+    spacing: str | None = (
+        None  # which steps: SPACINGS (solvers also SOLVER_SPACINGS); None: the sampler's
+    )
+    labels: object = None  # class-conditional networks: one label, or one per sample (N,)
+    guidance: float | None = (
+        None  # s of eq. 4, with labels: 0 unconditional, 1 conditional (default), > 1 guided
+    )
+    seed: int | None = (
+        None  # seed of a fresh generator on the device; None: from torch's global RNG
+    )
+    generator: object = None  # or the caller's own torch.Generator on the device (not both)
+    device: object = None  # where to sample; None: the model's, else x_T's, else the tables' device
+    batch_size: int | None = (
+        None  # run the chains in chunks of this many samples; None: all at once
+    )
+    progress: bool = False  # a tqdm bar over the moves
+    trajectory_every: int | None = (
+        None  # with a trajectory: record every k-th step and the last (None: ceil(S / 50))
+    )
+
+
+def sampling_spec(
+    spec=None,  # a SamplingSpec, a sampler name, or None (every field's default)
+    **options,  # SamplingSpec fields to set
+) -> SamplingSpec:  # a new spec; `spec` itself is left as it was
     "The spec a sampling function works from: `spec` with `options` replacing its fields."
     names = [f.name for f in fields(SamplingSpec)]
     unknown = sorted(set(options) - set(names))
     if unknown:
-        raise TypeError(f'unknown sampling option(s) {unknown}; a SamplingSpec has {", ".join(names)}')
+        raise TypeError(
+            f'unknown sampling option(s) {unknown}; a SamplingSpec has {", ".join(names)}'
+        )
     if spec is None or isinstance(spec, str):
         return SamplingSpec(**{'sampler': spec, **options})
     if not isinstance(spec, SamplingSpec):
@@ -102,28 +154,40 @@ def sampling_spec(spec=None,      # a SamplingSpec, a sampler name, or None (eve
 
 # %% ../nbs/08_sampling.ipynb #dfef658b
 class AncestralChain(Chain):
-    "Algorithm 2 (`ddpm`) or DDIM(η) steps along the visited steps `ts` (eq. 3), for a batch like `x`."
-    def __init__(self, d:Diffusion, ts:list, spec:SamplingSpec, g:torch.Generator, x:Tensor):
+    """Algorithm 2 (`ddpm`) or DDIM(η) steps along the visited steps `ts` (eq. 3), for a batch like
+    `x`."""
+
+    def __init__(self, d: Diffusion, ts: list, spec: SamplingSpec, g: torch.Generator, x: Tensor):
         self.ts, self.g = ts, g
-        prev = ts[1:] + [-1]                                     # the last step lands on x_0
+        prev = ts[1:] + [-1]  # the last step lands on x_0
         ddim = spec.sampler == 'ddim'
         # Algorithm 2 has z = 0 at t = 1; DDIM has σ = 0 when eta = 0 and on the jump to x_0
         self.draws = [spec.eta > 0 and tp >= 0 for tp in prev] if ddim else [t > 0 for t in ts]
-        self.fns = d.reverse_steps(x, torch.tensor(ts), torch.tensor(prev) if ddim else None,
-                                   eta=spec.eta, pred=spec.pred, var=spec.var, clip=spec.clip)
+        self.fns = d.reverse_steps(
+            x,
+            torch.tensor(ts),
+            torch.tensor(prev) if ddim else None,
+            eta=spec.eta,
+            pred=spec.pred,
+            var=spec.var,
+            clip=spec.clip,
+        )
         self.t = step_tensors(ts, x)
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
-        "Move k of (3): the network at the k-th visited step, then the step function with its noise."
+    def step(self, model, x: Tensor, k: int) -> Tensor:
+        """Move k of (3): the network at the k-th visited step, then the step function with its
+        noise."""
         z = noise_like(x, self.g) if self.draws[k] else None
         return self.fns[k](model(x, self.t[k]), x, z)
 
-def run_chain(model,           # the network the moves call
-              chain:Chain,     # the moves, built for this batch
-              x:Tensor,        # the state before the first move
-              every:int=None,  # record x after every k-th move and the last; None: only x itself
-              bar=None,        # a progress bar, advanced once per move
-             )->tuple:         # (the state after the last move, [x, recorded states ...])
+
+def run_chain(
+    model,  # the network the moves call
+    chain: Chain,  # the moves, built for this batch
+    x: Tensor,  # the state before the first move
+    every: int = None,  # record x after every k-th move and the last; None: only x itself
+    bar=None,  # a progress bar, advanced once per move
+) -> tuple:  # (the state after the last move, [x, recorded states ...])
     "Make a chain's moves one after another: the one loop that drives a network over steps."
     frames = [x]
     for k in range(len(chain)):
@@ -135,111 +199,167 @@ def run_chain(model,           # the network the moves call
     return x, frames
 
 # %% ../nbs/08_sampling.ipynb #3c2a7de9
-def batch_shape(shape:tuple, # (N, C, H, W) images or (N, D) points, or None to take x_T's
-                x_T:Tensor,  # a given starting tensor, or None
-               )->tuple:     # the shape, as a tuple of ints
+def batch_shape(
+    shape: tuple,  # (N, C, H, W) images or (N, D) points, or None to take x_T's
+    x_T: Tensor,  # a given starting tensor, or None
+) -> tuple:  # the shape, as a tuple of ints
     "Validate a sample shape as (N, C, H, W) or (N, D), consistent with `x_T`."
     if shape is None:
-        if x_T is None: raise ValueError('give the sample shape, (N, C, H, W) for images or (N, D) for points, or a starting x_T')
+        if x_T is None:
+            raise ValueError(
+                'give the sample shape, (N, C, H, W) for images or (N, D) for points, or a '
+                'starting x_T'
+            )
         shape = x_T.shape
     if isinstance(shape, int) or not all(isinstance(s, int) for s in shape):
-        raise ValueError(f'shape must be a tuple of ints, (N, C, H, W) for images or (N, D) for points, got {shape!r}')
+        raise ValueError(
+            f'shape must be a tuple of ints, (N, C, H, W) for images or (N, D) for points, got '
+            f'{shape!r}'
+        )
     shape = tuple(shape)
     if len(shape) not in (2, 4):
         raise ValueError(f'shape must be (N, C, H, W) for images or (N, D) for points, got {shape}')
-    if shape[0] < 1: raise ValueError(f'need at least one sample, got N={shape[0]} in shape {shape}')
-    if min(shape[1:]) < 1: raise ValueError(f'every dimension of shape must be positive, got {shape}')
+    if shape[0] < 1:
+        raise ValueError(f'need at least one sample, got N={shape[0]} in shape {shape}')
+    if min(shape[1:]) < 1:
+        raise ValueError(f'every dimension of shape must be positive, got {shape}')
     if x_T is not None:
-        if tuple(x_T.shape) != shape: raise ValueError(f'x_T has shape {tuple(x_T.shape)} but shape is {shape}')
-        if not x_T.is_floating_point(): raise ValueError(f'x_T must be a float tensor, got dtype {x_T.dtype}')
+        if tuple(x_T.shape) != shape:
+            raise ValueError(f'x_T has shape {tuple(x_T.shape)} but shape is {shape}')
+        if not x_T.is_floating_point():
+            raise ValueError(f'x_T must be a float tensor, got dtype {x_T.dtype}')
     return shape
 
-def make_generator(seed:int,                   # seed of a fresh generator, or None: drawn from torch's global RNG
-                   generator:torch.Generator,  # or the caller's own generator (not both)
-                   device:torch.device,        # where the random numbers are drawn
-                  )->torch.Generator:
-    "The generator all noise comes from: `generator`, or a fresh one on `device` seeded by `seed` (or by torch's global RNG)."
+
+def make_generator(
+    seed: int,  # seed of a fresh generator, or None: drawn from torch's global RNG
+    generator: torch.Generator,  # or the caller's own generator (not both)
+    device: torch.device,  # where the random numbers are drawn
+) -> torch.Generator:
+    """The generator all noise comes from: `generator`, or a fresh one on `device` seeded by `seed`
+    (or by torch's global RNG)."""
     if generator is not None:
-        if seed is not None: raise ValueError('give either seed or generator, not both')
+        if seed is not None:
+            raise ValueError('give either seed or generator, not both')
         if torch.empty(0, device=generator.device).device != device:
-            raise ValueError(f'generator is on {generator.device} but sampling runs on {device}; '
-                             f'create it with torch.Generator(device="{device}") or pass seed=')
+            raise ValueError(
+                f'generator is on {generator.device} but sampling runs on {device}; '
+                f'create it with torch.Generator(device="{device}") or pass seed='
+            )
         return generator
-    if seed is None: seed = int(torch.randint(0, 2**62, ()))   # from the global RNG: torch.manual_seed still applies
+    if seed is None:
+        seed = int(
+            torch.randint(0, 2**62, ())
+        )  # from the global RNG: torch.manual_seed still applies
     return torch.Generator(device=device).manual_seed(seed)
 
 # %% ../nbs/08_sampling.ipynb #7f01433e
-def start_chunks(shape:tuple,         # (N, C, H, W) or (N, D), checked by `batch_shape`
-                 x_T:Tensor,          # given starting points, or None: drawn
-                 g:torch.Generator,   # where drawn starting points come from, in chunk order
-                 device,              # where the chunks go
-                 batch_size:int=None, # chunk size; None: all N at once
-                ):                    # yields (b, ...) tensors
-    "The chains' starting points, `batch_size` at a time: slices of x_T, or N(0, I) drawn as each chunk starts."
+def start_chunks(
+    shape: tuple,  # (N, C, H, W) or (N, D), checked by `batch_shape`
+    x_T: Tensor,  # given starting points, or None: drawn
+    g: torch.Generator,  # where drawn starting points come from, in chunk order
+    device,  # where the chunks go
+    batch_size: int = None,  # chunk size; None: all N at once
+):  # yields (b, ...) tensors
+    """The chains' starting points, `batch_size` at a time: slices of x_T, or N(0, I) drawn as each
+    chunk starts."""
     N = shape[0]
     bs = batch_size or N
     for lo in range(0, N, bs):
         b = min(bs, N - lo)
-        yield x_T[lo:lo + b].to(device) if x_T is not None else torch.randn((b, *shape[1:]), generator=g, device=device)
+        yield (
+            x_T[lo : lo + b].to(device)
+            if x_T is not None
+            else torch.randn((b, *shape[1:]), generator=g, device=device)
+        )
 
-def run_chains(model,             # callable (x_t, t[, y]); an nn.Module runs in eval mode, its flags restored
-               chain_for,         # (x, lo) -> the Chain of the chunk of samples lo, lo+1, ... that starts at x
-               starts,            # the chunks' starting points (`start_chunks`), drawn lazily
-               spec:SamplingSpec, # labels, guidance, progress
-               n:int,             # the number of samples N
-               every:int=None,    # record a trajectory (see `run_chain`); None: none
-              )->tuple:           # (x (N, ...), frames (F, N, ...) on the CPU, or None)
-    "Run a chain per chunk under eval and inference mode, each chunk with its labels: the driver of every sampler."
+
+def run_chains(
+    model,  # callable (x_t, t[, y]); an nn.Module runs in eval mode, its flags restored
+    chain_for,  # (x, lo) -> the Chain of the chunk of samples lo, lo+1, ... that starts at x
+    starts,  # the chunks' starting points (`start_chunks`), drawn lazily
+    spec: SamplingSpec,  # labels, guidance, progress
+    n: int,  # the number of samples N
+    every: int = None,  # record a trajectory (see `run_chain`); None: none
+) -> tuple:  # (x (N, ...), frames (F, N, ...) on the CPU, or None)
+    """Run a chain per chunk under eval and inference mode, each chunk with its labels: the driver
+    of every sampler."""
     labels, guidance = check_labels(spec.labels, spec.guidance, n, num_classes_of(model))
-    net = model if labels is None else ClassifierFreeGuidance(model, labels, guidance)   # (4)
+    net = model if labels is None else ClassifierFreeGuidance(model, labels, guidance)  # (4)
     bar, xs, trajs, lo = None, [], [], 0
     with eval_mode(net), torch.inference_mode():
-        for x in starts:                 # lazy: each chunk's draws follow the previous chunk's chain
+        for x in starts:  # lazy: each chunk's draws follow the previous chunk's chain
             chain = chain_for(x, lo)
             if labels is not None:
-                net.labels = labels[lo:lo + len(x)].to(x.device)
+                net.labels = labels[lo : lo + len(x)].to(x.device)
             if spec.progress and bar is None:
                 bar = _progress_bar(math.ceil(n / len(x)) * len(chain))
             x, frames = run_chain(net, chain, chain.start(x), every, bar)
             xs.append(x)
             if every:
-                trajs.append(torch.stack(frames).cpu())          # (F, b, ...)
+                trajs.append(torch.stack(frames).cpu())  # (F, b, ...)
             lo += len(x)
     if bar is not None:
         bar.close()
-    return torch.cat(xs), (torch.cat(trajs, 1) if every else None)   # outside inference mode: ordinary tensors
+    return torch.cat(xs), (
+        torch.cat(trajs, 1) if every else None
+    )  # outside inference mode: ordinary tensors
 
-def _progress_bar(total:int):
+
+def _progress_bar(total: int):
     from tqdm.auto import tqdm
+
     return tqdm(total=total, desc='sampling')
 
 # %% ../nbs/08_sampling.ipynb #e1a9c003
-SAMPLERS = dict(ddpm=AncestralChain, ddim=AncestralChain,      # 08 (this notebook) and 15_ddim
-                dpmpp_2m=DPMSolverChain, dpmpp_2m_sde=DPMSolverChain, heun=HeunChain)   # 24_fast_samplers
+SAMPLERS = dict(
+    ddpm=AncestralChain,
+    ddim=AncestralChain,  # 08 (this notebook) and 15_ddim
+    dpmpp_2m=DPMSolverChain,
+    dpmpp_2m_sde=DPMSolverChain,
+    heun=HeunChain,
+)  # 24_fast_samplers
 
-def _positive_int(v)->bool:
+
+def _positive_int(v) -> bool:
     return not isinstance(v, bool) and isinstance(v, int) and v >= 1
 
-def check_spec(spec:SamplingSpec, # the options of a DDPM sampler
-               T:int,             # the schedule's number of steps
-              )->int:             # the number of steps the sampler visits
+
+def check_spec(
+    spec: SamplingSpec,  # the options of a DDPM sampler
+    T: int,  # the schedule's number of steps
+) -> int:  # the number of steps the sampler visits
     "Validate a spec for `sample` before anything runs, with a one-line message naming the fix."
     s = spec
-    for name, v, ok in (('sampler', s.sampler, SAMPLERS), ('pred', s.pred, PREDS), ('var', s.var, VARS)):
+    for name, v, ok in (
+        ('sampler', s.sampler, SAMPLERS),
+        ('pred', s.pred, PREDS),
+        ('var', s.var, VARS),
+    ):
         if v not in ok:
             raise ValueError(f'unknown {name} {v!r}; choose one of {", ".join(ok)}')
     if s.sampler == 'ddpm' and s.steps not in (None, T):
-        raise ValueError(f'sampler="ddpm" runs all T={T} steps of Algorithm 2, got steps={s.steps}; for fewer '
-                         'steps use sampler="ddim" (with eta=1.0 for DDPM-like stochastic steps)')
+        raise ValueError(
+            f'sampler="ddpm" runs all T={T} steps of Algorithm 2, got steps={s.steps}; for fewer '
+            'steps use sampler="ddim" (with eta=1.0 for DDPM-like stochastic steps)'
+        )
     if not s.eta >= 0:
         raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM-like), got {s.eta}')
     if s.sampler in SOLVER_SAMPLERS and s.eta != 0:
-        noise = 'is deterministic' if s.sampler in ODE_SAMPLERS else 'draws its own noise (the reverse SDE)'
-        raise ValueError(f"eta={s.eta} is DDIM's noise, which sampler={s.sampler!r} ignores: it {noise}; "
-                         'leave eta out, or choose sampler="ddim" to use it')
+        noise = (
+            'is deterministic'
+            if s.sampler in ODE_SAMPLERS
+            else 'draws its own noise (the reverse SDE)'
+        )
+        raise ValueError(
+            f"eta={s.eta} is DDIM's noise, which sampler={s.sampler!r} ignores: it {noise}; "
+            'leave eta out, or choose sampler="ddim" to use it'
+        )
     if s.steps is not None and not (_positive_int(s.steps) and s.steps <= T):
-        raise ValueError(f'steps must be an int between 1 and T={T} for sampler={s.sampler!r} '
-                         f'(a sampler cannot visit more steps than the model has), got {s.steps!r}')
+        raise ValueError(
+            f'steps must be an int between 1 and T={T} for sampler={s.sampler!r} '
+            f'(a sampler cannot visit more steps than the model has), got {s.steps!r}'
+        )
     spacings = SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ())
     if s.spacing is not None and s.spacing not in spacings:
         raise ValueError(f'unknown spacing {s.spacing!r}; choose one of {", ".join(spacings)}')
@@ -251,148 +371,214 @@ def check_spec(spec:SamplingSpec, # the options of a DDPM sampler
         return SOLVER_STEPS if s.sampler in SOLVER_SAMPLERS else T
     return s.steps
 
-def visited_steps(d:Diffusion, spec:SamplingSpec, steps:int)->list:
-    "The 0-based steps the spec's sampler visits, descending: `timesteps`, or a solver's spacing (24_fast_samplers)."
+
+def visited_steps(d: Diffusion, spec: SamplingSpec, steps: int) -> list:
+    """The 0-based steps the spec's sampler visits, descending: `timesteps`, or a solver's spacing
+    (24_fast_samplers)."""
     spacing = spec.spacing or DEFAULT_SPACING.get(spec.sampler, 'uniform')
     if spacing in SPACINGS:
         return timesteps(d.T, steps, spacing).tolist()
     return solver_timesteps(d, steps, spacing)
 
 # %% ../nbs/08_sampling.ipynb #cf90a002
-def num_classes_of(model)->int|None:
-    "K of a class-conditional network (`model.cfg.num_classes`, else `model.num_classes`); 0 unconditional; None unknown."
+def num_classes_of(model) -> int | None:
+    """K of a class-conditional network (`model.cfg.num_classes`, else `model.num_classes`); 0
+    unconditional; None unknown."""
     k = getattr(getattr(model, 'cfg', None), 'num_classes', None)
     return getattr(model, 'num_classes', None) if k is None else k
 
-class ClassifierFreeGuidance(nn.Module):
-    "A conditional network as an (x_t, t) -> output network: eq. (4) for one batch of labels, one batched forward."
-    def __init__(self,
-                 model,                 # callable (x_t, t, y) -> output; y (B,) labels, `null_label` for ∅
-                 labels:Tensor,         # the batch's labels y, (B,) ints in 0..K-1
-                 guidance:float=1.0,    # s in (4): 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
-                 null_label:int=None,   # ∅; default: K = `num_classes_of(model)` (a ddpm_nb UNet: cfg.num_classes)
-                ):
-        super().__init__()
-        if null_label is None: null_label = num_classes_of(model)
-        if not null_label:
-            raise ValueError('classifier-free guidance needs a class-conditional model (num_classes > 0), '
-                             'or pass null_label=')
-        self.model, self.guidance, self.null_label = model, float(guidance), int(null_label)
-        self.register_buffer('labels', torch.as_tensor(labels, dtype=torch.long).reshape(-1), persistent=False)
 
-    def forward(self, x:Tensor, t:Tensor)->Tensor:
+class ClassifierFreeGuidance(nn.Module):
+    """A conditional network as an (x_t, t) -> output network: eq. (4) for one batch of labels, one
+    batched forward."""
+
+    def __init__(
+        self,
+        model,  # callable (x_t, t, y) -> output; y (B,) labels, `null_label` for ∅
+        labels: Tensor,  # the batch's labels y, (B,) ints in 0..K-1
+        # s in (4): 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
+        guidance: float = 1.0,
+        # ∅; default: K = `num_classes_of(model)` (a ddpm_nb UNet: cfg.num_classes)
+        null_label: int = None,
+    ):
+        super().__init__()
+        if null_label is None:
+            null_label = num_classes_of(model)
+        if not null_label:
+            raise ValueError(
+                'classifier-free guidance needs a class-conditional model (num_classes > 0), '
+                'or pass null_label='
+            )
+        self.model, self.guidance, self.null_label = model, float(guidance), int(null_label)
+        self.register_buffer(
+            'labels', torch.as_tensor(labels, dtype=torch.long).reshape(-1), persistent=False
+        )
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
         "Eq. (4) at (x_t, t) for the held labels, (B, ...)."
         y, s, C = self.labels.to(x.device), self.guidance, x.shape[1]
         null = torch.full_like(y, self.null_label)
-        if s == 1: return self.model(x, t, y)
-        if s == 0: return self.model(x, t, null)
-        out = self.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))   # (2B, ...): y half, ∅ half
+        if s == 1:
+            return self.model(x, t, y)
+        if s == 0:
+            return self.model(x, t, null)
+        out = self.model(
+            torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])
+        )  # (2B, ...): y half, ∅ half
         cond, uncond = out.chunk(2)
-        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])                      # (4)
-        return torch.cat([guided, cond[:, C:]], 1)          # a learned-variance half comes from the conditional
-
+        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])  # (4)
+        return torch.cat(
+            [guided, cond[:, C:]], 1
+        )  # a learned-variance half comes from the conditional
 
 # %% ../nbs/08_sampling.ipynb #cf90a003
-def check_labels(labels,              # None, one int, or a sequence / (N,) tensor of ints
-                 guidance,            # None or s >= 0
-                 n:int,               # number of samples N
-                 num_classes:int=None,# K when known (labels must lie in 0..K-1); None: not checked
-                )->tuple:             # (labels as an (N,) long tensor or None, guidance as a float or None)
-    "Validate `sample`'s labels and guidance scale before anything runs, with a one-line message naming the fix."
+def check_labels(
+    labels,  # None, one int, or a sequence / (N,) tensor of ints
+    guidance,  # None or s >= 0
+    n: int,  # number of samples N
+    num_classes: int = None,  # K when known (labels must lie in 0..K-1); None: not checked
+) -> tuple:  # (labels as an (N,) long tensor or None, guidance as a float or None)
+    """Validate `sample`'s labels and guidance scale before anything runs, with a one-line message
+    naming the fix."""
     if labels is None:
-        if guidance is not None: raise ValueError('guidance needs labels: give the class of each sample (labels=...)')
+        if guidance is not None:
+            raise ValueError('guidance needs labels: give the class of each sample (labels=...)')
         return None, None
-    if num_classes == 0: raise ValueError('labels given, but the model is unconditional (num_classes=0)')
+    if num_classes == 0:
+        raise ValueError('labels given, but the model is unconditional (num_classes=0)')
     y = torch.as_tensor(labels)
-    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f'labels must be integers, got {labels!r}')
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise ValueError(f'labels must be integers, got {labels!r}')
     y = y.long().reshape(-1).expand(n) if y.numel() == 1 else y.long().reshape(-1)
-    if len(y) != n: raise ValueError(f'{len(y)} labels for {n} samples: give one label, or one per sample')
+    if len(y) != n:
+        raise ValueError(f'{len(y)} labels for {n} samples: give one label, or one per sample')
     if int(y.min()) < 0 or (num_classes is not None and int(y.max()) >= num_classes):
         top = f'0..{num_classes - 1}' if num_classes is not None else '>= 0'
         raise ValueError(f'labels must lie in {top}, got {sorted(set(y.tolist()))}')
     s = 1.0 if guidance is None else guidance
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 0:
-        raise ValueError(f'guidance must be a number >= 0 (0: unconditional, 1: conditional), got {guidance!r}')
+        raise ValueError(
+            f'guidance must be a number >= 0 (0: unconditional, 1: conditional), got {guidance!r}'
+        )
     return y.clone(), float(s)
 
-
 # %% ../nbs/08_sampling.ipynb #f3b4bc18
-def sample(model,                 # callable (x_t, t[, y]) -> output shaped like x_t; t a LongTensor (B,) of steps
-           diffusion:Diffusion,   # the schedule the model was trained with (not moved or modified)
-           shape:tuple=None,      # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
-           sampler='ddpm',        # a key of SAMPLERS, or a whole SamplingSpec
-           steps:int=None,        # steps visited (`SamplingSpec.steps`); replaces the spec's when given
-           x_T:Tensor=None,       # the starting noise, shaped `shape`; drawn from the generator when None
-           return_trajectory:bool=False, # also return the recorded x_t, (F, N, ...) on the CPU
-           **options,             # other SamplingSpec fields: eta, var, pred, clip, spacing, labels, seed, ...
-          )->Tensor|tuple:        # x_0 (N, ...) on the device; with return_trajectory (x_0, frames)
-    "Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM, DDIM or a fast solver."
+def sample(
+    model,  # callable (x_t, t[, y]) -> output shaped like x_t; t a LongTensor (B,) of steps
+    diffusion: Diffusion,  # the schedule the model was trained with (not moved or modified)
+    shape: tuple = None,  # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
+    sampler='ddpm',  # a key of SAMPLERS, or a whole SamplingSpec
+    steps: int = None,  # steps visited (`SamplingSpec.steps`); replaces the spec's when given
+    x_T: Tensor = None,  # the starting noise, shaped `shape`; drawn from the generator when None
+    return_trajectory: bool = False,  # also return the recorded x_t, (F, N, ...) on the CPU
+    **options,  # other SamplingSpec fields: eta, var, pred, clip, spacing, labels, seed, ...
+) -> Tensor | tuple:  # x_0 (N, ...) on the device; with return_trajectory (x_0, frames)
+    """Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM, DDIM or a
+    fast solver."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     if spec.sampler is None:
         spec = replace(spec, sampler='ddpm')
     shape = batch_shape(shape, x_T)
     S = check_spec(spec, diffusion.T)
-    check_labels(spec.labels, spec.guidance, shape[0], num_classes_of(model))   # before anything runs
+    check_labels(
+        spec.labels, spec.guidance, shape[0], num_classes_of(model)
+    )  # before anything runs
     device = infer_device(model, x_T, diffusion, spec.device)
     d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
     ts = visited_steps(d, spec, S)
     every = (spec.trajectory_every or math.ceil(S / 50)) if return_trajectory else None
-    x0, traj = run_chains(model, lambda x, lo: SAMPLERS[spec.sampler](d, ts, spec, g, x),
-                          start_chunks(shape, x_T, g, device, spec.batch_size), spec, shape[0], every)
+    x0, traj = run_chains(
+        model,
+        lambda x, lo: SAMPLERS[spec.sampler](d, ts, spec, g, x),
+        start_chunks(shape, x_T, g, device, spec.batch_size),
+        spec,
+        shape[0],
+        every,
+    )
     if spec.clip:
         x0 = x0.clamp(-1, 1)
     if not return_trajectory:
         return x0
-    traj[-1] = x0.cpu()                            # the last frame is exactly the returned sample
+    traj[-1] = x0.cpu()  # the last frame is exactly the returned sample
     return x0, traj
 
 # %% ../nbs/08_sampling.ipynb #b2a9d632
-def to_uint8(x:Tensor, # values in [-1, 1]; values outside are clipped
-            )->Tensor: # uint8 0..255, same shape and device
+def to_uint8(
+    x: Tensor,  # values in [-1, 1]; values outside are clipped
+) -> Tensor:  # uint8 0..255, same shape and device
     "Map [-1, 1] to 8-bit values (eq. 6); the inverse of the data's `uint8_to_unit`."
     from ddpm_nb.data import unit_to_uint8
+
     return unit_to_uint8(x.detach())
 
-def image_grid(x:Tensor,       # images (N, C, H, W) or one image (C, H, W), values in [-1, 1], C = 1 or 3
-               nrow:int=None,  # images per row; default ceil(sqrt(N))
-               padding:int=2,  # pixels between and around the images
-              )->'Image.Image':# mode "L" (C = 1) or "RGB" (C = 3)
+
+def image_grid(
+    x: Tensor,  # images (N, C, H, W) or one image (C, H, W), values in [-1, 1], C = 1 or 3
+    nrow: int = None,  # images per row; default ceil(sqrt(N))
+    padding: int = 2,  # pixels between and around the images
+) -> 'Image.Image':  # mode "L" (C = 1) or "RGB" (C = 3)
     "Tile a batch of images into one PIL image."
     from PIL import Image
     from torchvision.utils import make_grid
-    if x.ndim == 3: x = x[None]
+
+    if x.ndim == 3:
+        x = x[None]
     if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(f'expected images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}')
-    grid = make_grid(to_uint8(x.cpu()), nrow=nrow or math.ceil(math.sqrt(len(x))), padding=padding)  # (3, H', W')
-    return Image.fromarray(grid[0].numpy()) if x.shape[1] == 1 else Image.fromarray(grid.permute(1, 2, 0).numpy())
+        raise ValueError(
+            f'expected images (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}'
+        )
+    grid = make_grid(
+        to_uint8(x.cpu()), nrow=nrow or math.ceil(math.sqrt(len(x))), padding=padding
+    )  # (3, H', W')
+    return (
+        Image.fromarray(grid[0].numpy())
+        if x.shape[1] == 1
+        else Image.fromarray(grid.permute(1, 2, 0).numpy())
+    )
 
 # %% ../nbs/08_sampling.ipynb #05c753bc
-def save_grid(x:Tensor,      # images (N, C, H, W) in [-1, 1], C = 1 or 3
-              path,          # file to write, e.g. "samples.png"; parent folders are created
-              nrow:int=None, # images per row; default ceil(sqrt(N))
-              padding:int=2, # pixels between and around the images
-             )->Path:        # the path written
+def save_grid(
+    x: Tensor,  # images (N, C, H, W) in [-1, 1], C = 1 or 3
+    path,  # file to write, e.g. "samples.png"; parent folders are created
+    nrow: int = None,  # images per row; default ceil(sqrt(N))
+    padding: int = 2,  # pixels between and around the images
+) -> Path:  # the path written
     "Save a batch of images as one grid image (PNG for a .png path)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     image_grid(x, nrow, padding).save(path)
     return path
 
-def save_gif(trajectory,        # frames (F, N, C, H, W) in [-1, 1], as returned by sample(..., return_trajectory=True), or a list of (N, C, H, W)
-             path,              # file to write, e.g. "denoising.gif"; parent folders are created
-             nrow:int=None,     # images per row in each frame
-             padding:int=2,     # pixels between and around the images
-             duration:int=80,   # milliseconds per frame
-             hold_last:int=1000,# milliseconds to show the final samples
-             max_frames:int=60, # evenly subsample longer trajectories (first and last frame kept)
-            )->Path:            # the path written
+
+def save_gif(
+    # frames (F, N, C, H, W) in [-1, 1], as returned by sample(..., return_trajectory=True), or a
+    # list of (N, C, H, W)
+    trajectory,
+    path,  # file to write, e.g. "denoising.gif"; parent folders are created
+    nrow: int = None,  # images per row in each frame
+    padding: int = 2,  # pixels between and around the images
+    duration: int = 80,  # milliseconds per frame
+    hold_last: int = 1000,  # milliseconds to show the final samples
+    max_frames: int = 60,  # evenly subsample longer trajectories (first and last frame kept)
+) -> Path:  # the path written
     "Save a sampling trajectory as an animated GIF, one image grid per frame."
     traj = torch.stack(list(trajectory)) if isinstance(trajectory, (list, tuple)) else trajectory
     if traj.ndim != 5:
-        raise ValueError(f'expected an image trajectory (F, N, C, H, W), got shape {tuple(traj.shape)}; '
-                         'plot point trajectories (F, N, D) with matplotlib instead')
-    if len(traj) > max_frames: traj = traj[torch.linspace(0, len(traj) - 1, max_frames).round().long()]
+        raise ValueError(
+            f'expected an image trajectory (F, N, C, H, W), got shape {tuple(traj.shape)}; '
+            'plot point trajectories (F, N, D) with matplotlib instead'
+        )
+    if len(traj) > max_frames:
+        traj = traj[torch.linspace(0, len(traj) - 1, max_frames).round().long()]
     frames = [image_grid(f, nrow, padding) for f in traj]
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # PIL merges identical consecutive frames, adding their durations
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[duration] * (len(frames) - 1) + [hold_last], loop=0)
+    frames[0].save(
+        path,
+        save_all=True,
+        append_images=frames[1:],
+        duration=[duration] * (len(frames) - 1) + [hold_last],
+        loop=0,
+    )
     return path

@@ -17,183 +17,291 @@ from .ddim import alpha_bar, check_data
 from .solvers import varsigma
 
 # %% ../nbs/16_score.ipynb #5c0e0006
-def score_from_eps(diffusion:Diffusion, # the schedule
-                   eps:Tensor,          # a noise prediction ε_θ(x_t, t), (B, ...)
-                   t:Tensor,            # 0-based steps, (B,)
-                  )->Tensor:            # ∇ log q(x_t), same shape
+def score_from_eps(
+    diffusion: Diffusion,  # the schedule
+    eps: Tensor,  # a noise prediction ε_θ(x_t, t), (B, ...)
+    t: Tensor,  # 0-based steps, (B,)
+) -> Tensor:  # ∇ log q(x_t), same shape
     "The score implied by a noise prediction, −ε/√(1−ᾱ_t) (eq. 1)."
     t = diffusion.check_t(t, eps)
     return -eps / extract(diffusion.sqrt_one_minus_alphas_cumprod, t, eps.shape, eps.dtype)
 
 # %% ../nbs/16_score.ipynb #5c0e0008
 class GaussianMixture:
-    "Data Σ_k π_k N(μ_k, diag s_k²) in D dimensions, with the diffused density q(x_t), its score and the optimal ε in closed form (eq. 2)."
-    def __init__(self,
-                 weights, # π, (K,), positive, summing to 1
-                 means,   # μ, (K, D)
-                 stds,    # s, (K, D), (K,) or a number: per-component, per-coordinate standard deviations
-                ):
+    """Data Σ_k π_k N(μ_k, diag s_k²) in D dimensions, with the diffused density q(x_t), its score
+    and the optimal ε in closed form (eq. 2)."""
+
+    def __init__(
+        self,
+        weights,  # π, (K,), positive, summing to 1
+        means,  # μ, (K, D)
+        stds,  # s, (K, D), (K,) or a number: per-component, per-coordinate standard deviations
+    ):
         f64 = lambda v: torch.as_tensor(v, dtype=torch.float64)
         self.weights, self.means = f64(weights), f64(means)
-        if self.means.ndim != 2: raise ValueError(f'means must be (K, D), got shape {tuple(self.means.shape)}')
+        if self.means.ndim != 2:
+            raise ValueError(f'means must be (K, D), got shape {tuple(self.means.shape)}')
         K, D = self.means.shape
-        if self.weights.shape != (K,) or (self.weights <= 0).any() or abs(self.weights.sum().item() - 1) > 1e-9:
-            raise ValueError(f'weights must be {K} positive numbers summing to 1, got {self.weights.tolist()}')
+        if (
+            self.weights.shape != (K,)
+            or (self.weights <= 0).any()
+            or abs(self.weights.sum().item() - 1) > 1e-9
+        ):
+            raise ValueError(
+                f'weights must be {K} positive numbers summing to 1, got {self.weights.tolist()}'
+            )
         s = f64(stds)
-        bad = ValueError(f'stds must be positive, shaped (K, D) = ({K}, {D}), (K,) or a number; got {s.tolist()}')
-        if s.ndim == 1 and len(s) == K: s = s[:, None]
-        try: self.stds = s.expand(K, D).clone()
-        except RuntimeError: raise bad from None
-        if (self.stds <= 0).any(): raise bad
+        bad = ValueError(
+            f'stds must be positive, shaped (K, D) = ({K}, {D}), (K,) or a number; got {s.tolist()}'
+        )
+        if s.ndim == 1 and len(s) == K:
+            s = s[:, None]
+        try:
+            self.stds = s.expand(K, D).clone()
+        except RuntimeError:
+            raise bad from None
+        if (self.stds <= 0).any():
+            raise bad
 
-    def sample(self, n:int, generator=None)->Tensor: # (n, D) float64
+    def sample(self, n: int, generator=None) -> Tensor:  # (n, D) float64
         "Draw n points from the mixture."
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        return self.means[k] + self.stds[k] * torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
+        return self.means[k] + self.stds[k] * torch.randn(
+            n, self.means.shape[1], generator=generator, dtype=torch.float64
+        )
 
 # %% ../nbs/16_score.ipynb #5c0e0009
 @patch
-def _parts(self:GaussianMixture, x:Tensor, ab):
-    "log π_k N_k(x), the offsets √ᾱ μ_k − x and the variances V_k of eq. 2: (B, K), (B, K, D), (B|1, K, D)."
+def _parts(self: GaussianMixture, x: Tensor, ab):
+    """log π_k N_k(x), the offsets √ᾱ μ_k − x and the variances V_k of eq. 2: (B, K), (B, K, D),
+    (B|1, K, D)."""
     if x.ndim != 2 or x.shape[1] != self.means.shape[1]:
-        raise ValueError(f'x must be points (B, D) with D = {self.means.shape[1]}, got shape {tuple(x.shape)}')
-    ab = torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1, 1)                       # (B|1, 1, 1)
-    mu, s2 = self.means.to(x), self.stds.to(x)**2
-    off = ab.sqrt() * mu[None] - x[:, None]                                         # (B, K, D)
+        raise ValueError(
+            f'x must be points (B, D) with D = {self.means.shape[1]}, got shape {tuple(x.shape)}'
+        )
+    ab = torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1, 1)  # (B|1, 1, 1)
+    mu, s2 = self.means.to(x), self.stds.to(x) ** 2
+    off = ab.sqrt() * mu[None] - x[:, None]  # (B, K, D)
     V = ab * s2[None] + 1 - ab
-    logn = -0.5 * (off**2 / V + torch.log(2 * math.pi * V)).sum(-1)                 # (B, K)
+    logn = -0.5 * (off**2 / V + torch.log(2 * math.pi * V)).sum(-1)  # (B, K)
     return self.weights.to(x).log() + logn, off, V
 
+
 @patch
-def log_prob(self:GaussianMixture,
-             x:Tensor, # points (B, D)
-             ab=1.0,   # noise level ᾱ: a number or (B,); 1 is the data density
-            )->Tensor: # (B,)
+def log_prob(
+    self: GaussianMixture,
+    x: Tensor,  # points (B, D)
+    ab=1.0,  # noise level ᾱ: a number or (B,); 1 is the data density
+) -> Tensor:  # (B,)
     "log q_t(x) of eq. 2 at noise level ᾱ."
     return torch.logsumexp(self._parts(x, ab)[0], 1)
 
+
 @patch
-def score(self:GaussianMixture, x:Tensor, ab=1.0)->Tensor:
+def score(self: GaussianMixture, x: Tensor, ab=1.0) -> Tensor:
     "∇ log q_t(x) of eq. 2 at noise level ᾱ, (B, D)."
     lw, off, V = self._parts(x, ab)
     return (lw.softmax(1)[..., None] * off / V).sum(1)
 
+
 @patch
-def eps(self:GaussianMixture, x:Tensor, ab)->Tensor:
+def eps(self: GaussianMixture, x: Tensor, ab) -> Tensor:
     "The optimal noise predictor E[ε | x_t] = −√(1−ᾱ) ∇ log q_t(x) (eq. 1), (B, D)."
     return -(1 - torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1)).sqrt() * self.score(x, ab)
 
+
 @patch
-def eps_model(self:GaussianMixture, diffusion:Diffusion):
-    "The optimal network for `diffusion`: a callable (x_t, t) -> E[ε | x_t] on points (B, D), t 0-based steps (B,)."
+def eps_model(self: GaussianMixture, diffusion: Diffusion):
+    """The optimal network for `diffusion`: a callable (x_t, t) -> E[ε | x_t] on points (B, D), t
+    0-based steps (B,)."""
     return lambda x, t: self.eps(x, diffusion.alphas_cumprod.to(x.device)[t].to(x.dtype))
 
 # %% ../nbs/16_score.ipynb #5c0e0018
 SOLVERS = ('heun', 'euler')
 
-def _field(d:Diffusion, model, y:Tensor, t:int, pred:str)->Tensor:
+
+def _field(d: Diffusion, model, y: Tensor, t: int, pred: str) -> Tensor:
     "The right-hand side of (5), ε_θ(√ᾱ_t y, t), at the 0-based step t."
     tt = torch.full((len(y),), t, dtype=torch.long, device=y.device)
     return d.predict(model, alpha_bar(d, tt, y).sqrt() * y, tt, pred, 'eps')
 
 # %% ../nbs/16_score.ipynb #5c0e0019
-def pf_ode_sample(model,                # callable (x_t, t) -> prediction shaped like x_t; t (B,) 0-based steps
-                  diffusion:Diffusion,  # the schedule the model was trained with
-                  shape:tuple=None,     # (N, C, H, W) or (N, D); may be left out when x_T is given
-                  solver:str='heun',    # one of SOLVERS; "euler" is DDIM with eta = 0 and no clipping
-                  steps:int=None,       # steps visited, 1..T (None: all T); network calls: `solvers.solver_nfe`
-                  x_T:Tensor=None,      # the starting noise; drawn when None
-                  return_trajectory:bool=False, # also return x at every node, x_T first, (S+1, N, ...) on the CPU
-                  **options,            # SamplingSpec fields: pred, seed, device, batch_size, ...
-                 )->Tensor|tuple:       # x_0 (N, ...) on the device, not clipped
-    "Sample by integrating the probability-flow ODE (5) from x_T ~ N(0, I) to the data with Heun's (6) or Euler's method."
+def pf_ode_sample(
+    model,  # callable (x_t, t) -> prediction shaped like x_t; t (B,) 0-based steps
+    diffusion: Diffusion,  # the schedule the model was trained with
+    shape: tuple = None,  # (N, C, H, W) or (N, D); may be left out when x_T is given
+    solver: str = 'heun',  # one of SOLVERS; "euler" is DDIM with eta = 0 and no clipping
+    steps: int = None,  # steps visited, 1..T (None: all T); network calls: `solvers.solver_nfe`
+    x_T: Tensor = None,  # the starting noise; drawn when None
+    # also return x at every node, x_T first, (S+1, N, ...) on the CPU
+    return_trajectory: bool = False,
+    **options,  # SamplingSpec fields: pred, seed, device, batch_size, ...
+) -> Tensor | tuple:  # x_0 (N, ...) on the device, not clipped
+    """Sample by integrating the probability-flow ODE (5) from x_T ~ N(0, I) to the data with Heun's
+    (6) or Euler's method."""
     if solver not in SOLVERS:
         raise ValueError(f'unknown solver {solver!r}; choose one of {", ".join(SOLVERS)}')
-    sampler = 'heun' if solver == 'heun' else 'ddim'     # Euler on (5) is DDIM's deterministic step (test (i))
-    return sample(model, diffusion, shape, sampler, steps or diffusion.T, x_T, return_trajectory,
-                  spacing='uniform', clip=False, trajectory_every=1, **options)
+    sampler = (
+        'heun' if solver == 'heun' else 'ddim'
+    )  # Euler on (5) is DDIM's deterministic step (test (i))
+    return sample(
+        model,
+        diffusion,
+        shape,
+        sampler,
+        steps or diffusion.T,
+        x_T,
+        return_trajectory,
+        spacing='uniform',
+        clip=False,
+        trajectory_every=1,
+        **options,
+    )
 
 # %% ../nbs/16_score.ipynb #5c0e0026
 TRACES = ('exact', 'hutchinson')
 
-def divergence(f,                 # callable y -> output shaped like y, batch-separable: row b depends on y[b] only
-               y:Tensor,          # where to evaluate, (B, ...)
-               trace:str='exact', # one of TRACES: "exact" (D vector-Jacobian products) or "hutchinson"
-               probes:Tensor=None,# for "hutchinson": (P, B, ...) vectors with E[v vᵀ] = I, e.g. Rademacher
-              )->tuple:           # (f(y) detached, divergence (B,)); Hutchinson averages the P probes
+
+def divergence(
+    f,  # callable y -> output shaped like y, batch-separable: row b depends on y[b] only
+    y: Tensor,  # where to evaluate, (B, ...)
+    trace: str = 'exact',  # one of TRACES: "exact" (D vector-Jacobian products) or "hutchinson"
+    # for "hutchinson": (P, B, ...) vectors with E[v vᵀ] = I, e.g. Rademacher
+    probes: Tensor = None,
+) -> tuple:  # (f(y) detached, divergence (B,)); Hutchinson averages the P probes
     "The divergence ∇·f = tr(∂f/∂y) per example: exactly, or by Hutchinson's estimator vᵀ(∂f/∂y)v."
-    if trace not in TRACES: raise ValueError(f'unknown trace {trace!r}; choose one of {", ".join(TRACES)}')
+    if trace not in TRACES:
+        raise ValueError(f'unknown trace {trace!r}; choose one of {", ".join(TRACES)}')
     if trace == 'hutchinson' and (probes is None or probes.shape[1:] != y.shape):
-        raise ValueError(f'trace="hutchinson" needs probes shaped (P, *y.shape) = (P, {", ".join(map(str, y.shape))})')
+        raise ValueError(
+            f'trace="hutchinson" needs probes shaped (P, *y.shape) = (P, '
+            f'{", ".join(map(str, y.shape))})'
+        )
     with torch.enable_grad():
         y = y.detach().requires_grad_()
         out = f(y)
-        if out.shape != y.shape: raise ValueError(f'f(y) has shape {tuple(out.shape)}; it must have the shape of y {tuple(y.shape)}')
+        if out.shape != y.shape:
+            raise ValueError(
+                f'f(y) has shape {tuple(out.shape)}; it must have the shape of y {tuple(y.shape)}'
+            )
         flat, D = out.reshape(len(y), -1), y[0].numel()
         if trace == 'exact':
-            div = sum(torch.autograd.grad(flat[:, j].sum(), y, retain_graph=True)[0].reshape(len(y), -1)[:, j] for j in range(D))
+            div = sum(
+                torch.autograd.grad(flat[:, j].sum(), y, retain_graph=True)[0].reshape(len(y), -1)[
+                    :, j
+                ]
+                for j in range(D)
+            )
         else:
-            div = sum((torch.autograd.grad(out, y, v, retain_graph=True)[0] * v).reshape(len(y), -1).sum(1) for v in probes) / len(probes)
+            div = sum(
+                (torch.autograd.grad(out, y, v, retain_graph=True)[0] * v)
+                .reshape(len(y), -1)
+                .sum(1)
+                for v in probes
+            ) / len(probes)
     return out.detach(), div.detach()
 
 # %% ../nbs/16_score.ipynb #5c0e0030
-def pf_ode_likelihood(model,                # callable (x_t, t) -> prediction shaped like x_t
-                      diffusion:Diffusion,  # the schedule the model was trained with
-                      x:Tensor,             # points (B, D) or images (B, C, H, W): samples of the model's density at step 0
-                      steps:int=None,       # nodes visited from step 0 to T-1, 2..T (None: all T); NFE: 2(S − 1) with Heun
-                      spacing:str='quadratic', # where the nodes go (`timesteps`): "quadratic" packs them near step 0, where (7) needs them
-                      solver:str='heun',    # one of SOLVERS
-                      trace:str='exact',    # one of TRACES; "hutchinson" for images
-                      n_probes:int=1,       # Rademacher probes per example for "hutchinson", fixed over the solve
-                      pred:str='eps',       # what the model predicts: one of PREDS
-                      seed:int=None,        # seed of the generator that draws the probes
-                      device=None,          # default: the model's parameters', else x's device
-                     )->dict:               # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
-    "log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ from step 0 to T-1."
+def pf_ode_likelihood(
+    model,  # callable (x_t, t) -> prediction shaped like x_t
+    diffusion: Diffusion,  # the schedule the model was trained with
+    x: Tensor,  # points (B, D) or images (B, C, H, W): samples of the model's density at step 0
+    # nodes visited from step 0 to T-1, 2..T (None: all T); NFE: 2(S − 1) with Heun
+    steps: int = None,
+    # where the nodes go (`timesteps`): "quadratic" packs them near step 0, where (7) needs them
+    spacing: str = 'quadratic',
+    solver: str = 'heun',  # one of SOLVERS
+    trace: str = 'exact',  # one of TRACES; "hutchinson" for images
+    n_probes: int = 1,  # Rademacher probes per example for "hutchinson", fixed over the solve
+    pred: str = 'eps',  # what the model predicts: one of PREDS
+    seed: int = None,  # seed of the generator that draws the probes
+    device=None,  # default: the model's parameters', else x's device
+) -> dict:  # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
+    """log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ
+    from step 0 to T-1."""
     check_data(x, 'x')
-    for v, ok, name in ((solver, SOLVERS, 'solver'), (trace, TRACES, 'trace'), (pred, PREDS, 'pred')):
-        if v not in ok: raise ValueError(f'unknown {name} {v!r}; choose one of {", ".join(ok)}')
+    for v, ok, name in (
+        (solver, SOLVERS, 'solver'),
+        (trace, TRACES, 'trace'),
+        (pred, PREDS, 'pred'),
+    ):
+        if v not in ok:
+            raise ValueError(f'unknown {name} {v!r}; choose one of {", ".join(ok)}')
     S = diffusion.T if steps is None else steps
     if isinstance(S, bool) or not isinstance(S, int) or not 2 <= S <= diffusion.T:
-        raise ValueError(f'steps must be an int between 2 and T={diffusion.T} (the solve needs both ends), got {S!r}')
-    if spacing not in ('uniform', 'quadratic'): raise ValueError(f'spacing must be "uniform" or "quadratic" (both ends are needed), got {spacing!r}')
-    ts = timesteps(diffusion.T, S, spacing).flip(0).tolist()             # ascending: 0 ... T-1
+        raise ValueError(
+            f'steps must be an int between 2 and T={diffusion.T} (the solve needs both ends), got '
+            f'{S!r}'
+        )
+    if spacing not in ('uniform', 'quadratic'):
+        raise ValueError(
+            f'spacing must be "uniform" or "quadratic" (both ends are needed), got {spacing!r}'
+        )
+    ts = timesteps(diffusion.T, S, spacing).flip(0).tolist()  # ascending: 0 ... T-1
     device = infer_device(model, x, diffusion, device)
     d, D = diffusion_on(diffusion, device), x[0].numel()
     g = make_generator(seed, None, device)
-    probes = (torch.randint(0, 2, (n_probes, *x.shape), generator=g, device=device) * 2 - 1).to(x.dtype) if trace == 'hutchinson' else None
+    probes = (
+        (torch.randint(0, 2, (n_probes, *x.shape), generator=g, device=device) * 2 - 1).to(x.dtype)
+        if trace == 'hutchinson'
+        else None
+    )
     lab = lambda t: math.log(d.alphas_cumprod[t].item())
-    y, delta = x.to(device) / math.exp(lab(ts[0]) / 2), torch.zeros(len(x), dtype=torch.float64, device=device)
+    y, delta = (
+        x.to(device) / math.exp(lab(ts[0]) / 2),
+        torch.zeros(len(x), dtype=torch.float64, device=device),
+    )
     fd = lambda y, t: divergence(lambda u: _field(d, model, u, t, pred), y, trace, probes)
     with eval_mode(model):
         for a, b in zip(ts, ts[1:]):
             h = varsigma(d, b) - varsigma(d, a)
             (da, diva) = fd(y, a)
-            if solver == 'euler': y, delta = y + h * da, delta + h * diva.double()
-            else:                                                            # (6) on the state (y, ∫ div)
+            if solver == 'euler':
+                y, delta = y + h * da, delta + h * diva.double()
+            else:  # (6) on the state (y, ∫ div)
                 db, divb = fd(y + h * da, b)
                 y, delta = y + h / 2 * (da + db), delta + h / 2 * (diva + divb).double()
     x_T = y * math.exp(lab(ts[-1]) / 2)
-    prior = -0.5 * (x_T.double()**2).flatten(1).sum(1) - 0.5 * D * math.log(2 * math.pi)
-    logp = prior + 0.5 * D * (lab(ts[-1]) - lab(ts[0])) + delta           # (7)
+    prior = -0.5 * (x_T.double() ** 2).flatten(1).sum(1) - 0.5 * D * math.log(2 * math.pi)
+    logp = prior + 0.5 * D * (lab(ts[-1]) - lab(ts[0])) + delta  # (7)
     return dict(logp=logp.cpu(), prior=prior.cpu(), delta=delta.cpu(), x_T=x_T.detach().cpu())
 
 # %% ../nbs/16_score.ipynb #5c0e0036
-def pf_ode_bpd(model,                  # callable (x_t, t) -> prediction shaped like x_t
-               diffusion:Diffusion,    # the schedule the model was trained with
-               x:Tensor,               # 8-bit images (B, C, H, W) in [-1, 1], see `likelihood.check_8bit`
-               steps:int=100,          # ODE nodes (NFE 2(steps-1) with Heun, each with one VJP per probe)
-               solver:str='heun',      # one of SOLVERS
-               trace:str='hutchinson', # one of TRACES ("exact" costs D VJPs per evaluation)
-               n_probes:int=1,         # Rademacher probes per image
-               seed:int=0,             # draws the dequantization noise and the probes
-               **kwargs,               # spacing, pred, device: passed to `pf_ode_likelihood`
-              )->dict:                 # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
-    "An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly dequantized data (eq. 8)."
+def pf_ode_bpd(
+    model,  # callable (x_t, t) -> prediction shaped like x_t
+    diffusion: Diffusion,  # the schedule the model was trained with
+    x: Tensor,  # 8-bit images (B, C, H, W) in [-1, 1], see `likelihood.check_8bit`
+    steps: int = 100,  # ODE nodes (NFE 2(steps-1) with Heun, each with one VJP per probe)
+    solver: str = 'heun',  # one of SOLVERS
+    trace: str = 'hutchinson',  # one of TRACES ("exact" costs D VJPs per evaluation)
+    n_probes: int = 1,  # Rademacher probes per image
+    seed: int = 0,  # draws the dequantization noise and the probes
+    **kwargs,  # spacing, pred, device: passed to `pf_ode_likelihood`
+) -> dict:  # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
+    """An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly
+    dequantized data (eq. 8)."""
     from ddpm_nb.likelihood import check_8bit
+
     check_8bit(x)
-    u = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype).to(x.device)
-    r = pf_ode_likelihood(model, diffusion, x + (u - 0.5) * (2 / 255), steps, solver=solver, trace=trace, n_probes=n_probes, seed=seed, **kwargs)
+    u = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype).to(
+        x.device
+    )
+    r = pf_ode_likelihood(
+        model,
+        diffusion,
+        x + (u - 0.5) * (2 / 255),
+        steps,
+        solver=solver,
+        trace=trace,
+        n_probes=n_probes,
+        seed=seed,
+        **kwargs,
+    )
     D = x[0].numel()
-    bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)                  # (8)
-    return dict(bpd=bpd, mean=bpd.mean().item(), sem=(bpd.std().item() / math.sqrt(len(bpd))) if len(bpd) > 1 else None, **r)
+    bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)  # (8)
+    return dict(
+        bpd=bpd,
+        mean=bpd.mean().item(),
+        sem=(bpd.std().item() / math.sqrt(len(bpd))) if len(bpd) > 1 else None,
+        **r,
+    )

@@ -15,39 +15,46 @@ from torch import Tensor
 from .diffusion import Diffusion, Chain, noise_like, step_tensors
 
 # %% ../nbs/24_fast_samplers.ipynb #2b39e699
-def alpha_sigma(diffusion:Diffusion, # the schedule
-                t:int,               # a 0-based step; -1 is the data itself
-               )->tuple:             # (α_t, σ_t, λ_t) as Python floats
-    "Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t) (eq. 1)."
+def alpha_sigma(
+    diffusion: Diffusion,  # the schedule
+    t: int,  # a 0-based step; -1 is the data itself
+) -> tuple:  # (α_t, σ_t, λ_t) as Python floats
+    """Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t) (eq.
+    1)."""
     if t < 0:
         return 1.0, 0.0, math.inf
     ab = diffusion.alphas_cumprod[t].item()
     return math.sqrt(ab), math.sqrt(1 - ab), 0.5 * (math.log(ab) - math.log1p(-ab))
 
-def log_snr(diffusion:Diffusion)->Tensor: # λ_0 > ... > λ_{T-1}, (T,) float64
+
+def log_snr(diffusion: Diffusion) -> Tensor:  # λ_0 > ... > λ_{T-1}, (T,) float64
     "The log-SNR λ_t = ½ log(ᾱ_t / (1 − ᾱ_t)) of every step (eq. 1)."
     ab = diffusion.alphas_cumprod
     return 0.5 * (ab.log() - torch.log1p(-ab))
 
 # %% ../nbs/24_fast_samplers.ipynb #5e11df2c
 def _second_order(diffusion, x0_hat, t, h, x0_last, t_last):
-    "x̂_0 with the multistep correction of (5): D = x̂_0 + (x̂_0 − x̂_0^last) / (2r), r = h_last / h."
+    """x̂_0 with the multistep correction of (5): D = x̂_0 + (x̂_0 − x̂_0^last) / (2r), r = h_last /
+    h."""
     if x0_last is None:
-        return x0_hat                                                # first order (4)
+        return x0_hat  # first order (4)
     r = (alpha_sigma(diffusion, t)[2] - alpha_sigma(diffusion, t_last)[2]) / h
     return x0_hat + (x0_hat - x0_last) / (2 * r)
 
-def dpmpp_2m_step(diffusion:Diffusion, # the schedule
-                  x0_hat:Tensor,       # the data prediction x̂_0(x_t, t), (B, ...)
-                  x:Tensor,            # x_t, same shape
-                  t:int,               # the current 0-based step
-                  t_next:int,          # the next step < t; -1 is the data
-                  x0_last:Tensor=None, # x̂_0 of the step before (at t_last); None: a first-order (DDIM) step
-                  t_last:int=None,     # the step where x0_last was predicted, > t
-                 )->Tensor:            # x at t_next
-    "One step of DPM-Solver++(2M) (eq. 5), or of its first-order form (eq. 4, DDIM) without `x0_last`."
+
+def dpmpp_2m_step(
+    diffusion: Diffusion,  # the schedule
+    x0_hat: Tensor,  # the data prediction x̂_0(x_t, t), (B, ...)
+    x: Tensor,  # x_t, same shape
+    t: int,  # the current 0-based step
+    t_next: int,  # the next step < t; -1 is the data
+    x0_last: Tensor = None,  # x̂_0 of the step before (at t_last); None: a first-order (DDIM) step
+    t_last: int = None,  # the step where x0_last was predicted, > t
+) -> Tensor:  # x at t_next
+    """One step of DPM-Solver++(2M) (eq. 5), or of its first-order form (eq. 4, DDIM) without
+    `x0_last`."""
     if t_next < 0:
-        return x0_hat                                    # (4) with σ = 0, α = 1: the jump to the data
+        return x0_hat  # (4) with σ = 0, α = 1: the jump to the data
     _, s_s, l_s = alpha_sigma(diffusion, t)
     a_t, s_t, l_t = alpha_sigma(diffusion, t_next)
     h = l_t - l_s
@@ -55,49 +62,57 @@ def dpmpp_2m_step(diffusion:Diffusion, # the schedule
     return (s_t / s_s) * x - (a_t * math.expm1(-h)) * D  # (4), (5): −expm1(−h) = 1 − e^{−h}
 
 # %% ../nbs/24_fast_samplers.ipynb #38120b4c
-def dpmpp_2m_sde_step(diffusion:Diffusion, # the schedule
-                      x0_hat:Tensor,       # the data prediction x̂_0(x_t, t), (B, ...)
-                      x:Tensor,            # x_t, same shape
-                      t:int,               # the current 0-based step
-                      t_next:int,          # the next step < t; -1 is the data
-                      noise:Tensor,        # z ~ N(0, I) shaped like x (unused on the jump to the data)
-                      x0_last:Tensor=None, # x̂_0 of the step before; None: first order (DDPM's posterior)
-                      t_last:int=None,     # the step where x0_last was predicted, > t
-                     )->Tensor:            # x at t_next
-    "One step of the stochastic DPM-Solver++(2M) (eq. 6, diffusers' sde-dpmsolver++ with the midpoint rule)."
+def dpmpp_2m_sde_step(
+    diffusion: Diffusion,  # the schedule
+    x0_hat: Tensor,  # the data prediction x̂_0(x_t, t), (B, ...)
+    x: Tensor,  # x_t, same shape
+    t: int,  # the current 0-based step
+    t_next: int,  # the next step < t; -1 is the data
+    noise: Tensor,  # z ~ N(0, I) shaped like x (unused on the jump to the data)
+    x0_last: Tensor = None,  # x̂_0 of the step before; None: first order (DDPM's posterior)
+    t_last: int = None,  # the step where x0_last was predicted, > t
+) -> Tensor:  # x at t_next
+    """One step of the stochastic DPM-Solver++(2M) (eq. 6, diffusers' sde-dpmsolver++ with the
+    midpoint rule)."""
     if t_next < 0:
         return x0_hat
     _, s_s, l_s = alpha_sigma(diffusion, t)
     a_t, s_t, l_t = alpha_sigma(diffusion, t_next)
     h = l_t - l_s
     D = _second_order(diffusion, x0_hat, t, h, x0_last, t_last)
-    one_m = -math.expm1(-2 * h)                                      # 1 − e^{−2h}
-    return (s_t / s_s * math.exp(-h)) * x + (a_t * one_m) * D + (s_t * math.sqrt(one_m)) * noise   # (6)
+    one_m = -math.expm1(-2 * h)  # 1 − e^{−2h}
+    return (
+        (s_t / s_s * math.exp(-h)) * x + (a_t * one_m) * D + (s_t * math.sqrt(one_m)) * noise
+    )  # (6)
 
 # %% ../nbs/24_fast_samplers.ipynb #9e21928f
-def varsigma(diffusion:Diffusion, t:int)->float:
+def varsigma(diffusion: Diffusion, t: int) -> float:
     "Karras et al.'s noise level ς_t = σ_t / α_t of y = x / α (eq. 7); 0 at t = -1 (the data)."
     a, s, _ = alpha_sigma(diffusion, t)
     return s / a
 
-def heun_step(diffusion:Diffusion, # the schedule
-              eps:Tensor,          # ε̂(x_t, t), (B, ...)
-              x:Tensor,            # x_t, same shape
-              t:int,               # the current 0-based step
-              t_next:int,          # the next step < t; -1 is the data
-              eps_next:Tensor=None,# ε̂ at the Euler point x̃ at t_next; None: the Euler step x̃ itself
-             )->Tensor:            # x at t_next (or the Euler point x̃)
-    "An Euler step (DDIM) or Heun's step (eq. 8) of the PF-ODE dy/dς = ε̂ in y = x/α (16_score, eq. 5)."
+
+def heun_step(
+    diffusion: Diffusion,  # the schedule
+    eps: Tensor,  # ε̂(x_t, t), (B, ...)
+    x: Tensor,  # x_t, same shape
+    t: int,  # the current 0-based step
+    t_next: int,  # the next step < t; -1 is the data
+    eps_next: Tensor = None,  # ε̂ at the Euler point x̃ at t_next; None: the Euler step x̃ itself
+) -> Tensor:  # x at t_next (or the Euler point x̃)
+    """An Euler step (DDIM) or Heun's step (eq. 8) of the PF-ODE dy/dς = ε̂ in y = x/α (16_score,
+    eq. 5)."""
     a_s, a_n = alpha_sigma(diffusion, t)[0], alpha_sigma(diffusion, t_next)[0]
-    slope = eps if eps_next is None else (eps + eps_next) / 2            # (8): the average of the two slopes
+    slope = eps if eps_next is None else (eps + eps_next) / 2  # (8): the average of the two slopes
     return a_n * (x / a_s + (varsigma(diffusion, t_next) - varsigma(diffusion, t)) * slope)
 
 # %% ../nbs/24_fast_samplers.ipynb #d03dcfd2
-def karras_sigmas(sigma_min:float, # the smallest noise level, ς of the last node
-                  sigma_max:float, # the largest, ς of the first node
-                  n:int,           # number of nodes
-                  rho:float=7.0,   # ρ: larger packs the nodes closer to sigma_min
-                 )->Tensor:        # (n,) float64, descending from sigma_max to sigma_min
+def karras_sigmas(
+    sigma_min: float,  # the smallest noise level, ς of the last node
+    sigma_max: float,  # the largest, ς of the first node
+    n: int,  # number of nodes
+    rho: float = 7.0,  # ρ: larger packs the nodes closer to sigma_min
+) -> Tensor:  # (n,) float64, descending from sigma_max to sigma_min
     "Karras et al.'s (2022) noise levels (eq. 9): evenly spaced in ς^{1/ρ}."
     if n == 1:
         return torch.tensor([sigma_max], dtype=torch.float64)
@@ -105,87 +120,114 @@ def karras_sigmas(sigma_min:float, # the smallest noise level, ς of the last no
     hi, lo = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
     return (hi + i * (lo - hi)) ** rho
 
-def nearest_steps(diffusion:Diffusion, # the schedule
-                  sigmas:Tensor,       # noise levels ς, descending, (S,) with S <= T
-                 )->list:              # S distinct 0-based steps, descending
-    "The steps nearest `sigmas` in log ς, moved just enough to be distinct (the network sees whole steps)."
+
+def nearest_steps(
+    diffusion: Diffusion,  # the schedule
+    sigmas: Tensor,  # noise levels ς, descending, (S,) with S <= T
+) -> list:  # S distinct 0-based steps, descending
+    """The steps nearest `sigmas` in log ς, moved just enough to be distinct (the network sees whole
+    steps)."""
     ab = diffusion.alphas_cumprod.cpu()
-    log_s = 0.5 * (torch.log1p(-ab) - ab.log())                      # log ς_t, rising with t
+    log_s = 0.5 * (torch.log1p(-ab) - ab.log())  # log ς_t, rising with t
     t = (sigmas.log()[:, None] - log_s[None]).abs().argmin(1).tolist()
     for i in range(len(t) - 2, -1, -1):
-        t[i] = max(t[i], t[i + 1] + 1)                               # from the bottom: strictly descending
-    return [min(v, diffusion.T - 1 - i) for i, v in enumerate(t)]    # never above T-1, still descending
+        t[i] = max(t[i], t[i + 1] + 1)  # from the bottom: strictly descending
+    return [
+        min(v, diffusion.T - 1 - i) for i, v in enumerate(t)
+    ]  # never above T-1, still descending
 
 # %% ../nbs/24_fast_samplers.ipynb #413e0ff0
-SOLVER_SAMPLERS = ('dpmpp_2m', 'dpmpp_2m_sde', 'heun')             # `sample` (08_sampling) runs these too
-ODE_SAMPLERS = ('dpmpp_2m', 'heun')                                # deterministic: no noise, so no eta
-SOLVER_STEPS = 20                                                  # their number of steps when none is given
-SOLVER_SPACINGS = ('linspace', 'logsnr', 'karras')                 # besides `timesteps`' SPACINGS
+SOLVER_SAMPLERS = ('dpmpp_2m', 'dpmpp_2m_sde', 'heun')  # `sample` (08_sampling) runs these too
+ODE_SAMPLERS = ('dpmpp_2m', 'heun')  # deterministic: no noise, so no eta
+SOLVER_STEPS = 20  # their number of steps when none is given
+SOLVER_SPACINGS = ('linspace', 'logsnr', 'karras')  # besides `timesteps`' SPACINGS
 DEFAULT_SPACING = dict(dpmpp_2m='logsnr', dpmpp_2m_sde='logsnr', heun='karras')
 
-def solver_timesteps(diffusion:Diffusion, # the schedule
-                     steps:int,           # nodes visited (network calls of dpmpp_2m), 1 <= steps <= T
-                     spacing:str,         # one of SOLVER_SPACINGS (`sample` takes `timesteps`' SPACINGS as well)
-                    )->list:              # `steps` distinct 0-based steps, descending; then the data
-    "Where a solver calls the network: besides `timesteps`' spacings: diffusers' linspace (10), even in λ, Karras (9)."
+
+def solver_timesteps(
+    diffusion: Diffusion,  # the schedule
+    steps: int,  # nodes visited (network calls of dpmpp_2m), 1 <= steps <= T
+    spacing: str,  # one of SOLVER_SPACINGS (`sample` takes `timesteps`' SPACINGS as well)
+) -> list:  # `steps` distinct 0-based steps, descending; then the data
+    """Where a solver calls the network: besides `timesteps`' spacings: diffusers' linspace (10),
+    even in λ, Karras (9)."""
     T = diffusion.T
     if spacing not in SOLVER_SPACINGS:
         raise ValueError(f'unknown spacing {spacing!r}; choose one of {", ".join(SOLVER_SPACINGS)}')
-    if spacing == 'linspace':                                     # (10): T-1 ... round((T-1)/S)
+    if spacing == 'linspace':  # (10): T-1 ... round((T-1)/S)
         if steps >= T:
-            raise ValueError(f'spacing="linspace" visits at most T-1={T - 1} steps (never t=0), got steps={steps}')
+            raise ValueError(
+                f'spacing="linspace" visits at most T-1={T - 1} steps (never t=0), got '
+                f'steps={steps}'
+            )
         return np.linspace(0, T - 1, steps + 1).round()[::-1][:-1].astype(np.int64).tolist()
     s_min, s_max = varsigma(diffusion, 0), varsigma(diffusion, T - 1)
     if spacing == 'karras':
         return nearest_steps(diffusion, karras_sigmas(s_min, s_max, steps))
-    lam = torch.linspace(-math.log(s_max), -math.log(s_min), steps, dtype=torch.float64)   # λ = −log ς
+    lam = torch.linspace(
+        -math.log(s_max), -math.log(s_min), steps, dtype=torch.float64
+    )  # λ = −log ς
     return nearest_steps(diffusion, torch.exp(-lam))
 
 # %% ../nbs/24_fast_samplers.ipynb #9ecedd51
-def solver_nfe(sampler:str, # one of SOLVER_SAMPLERS (or "ddim")
-               steps:int,   # nodes visited
-              )->int:       # network evaluations
-    "Network calls of a solve: one per node; Heun two per node but the last (its jump to the data is Euler's)."
+def solver_nfe(
+    sampler: str,  # one of SOLVER_SAMPLERS (or "ddim")
+    steps: int,  # nodes visited
+) -> int:  # network evaluations
+    """Network calls of a solve: one per node; Heun two per node but the last (its jump to the data
+    is Euler's)."""
     return 2 * steps - 1 if sampler == 'heun' else steps
 
-def heun_steps(nfe:int)->int:
+
+def heun_steps(nfe: int) -> int:
     "The most Heun nodes whose solve costs at most `nfe` network evaluations (>= 1)."
     return max(1, (nfe + 1) // 2)
 
 # %% ../nbs/24_fast_samplers.ipynb #b24b20c6
 class DPMSolverChain(Chain):
-    "DPM-Solver++(2M) (eqs. 4-5) or, for sampler `dpmpp_2m_sde`, its SDE variant (eq. 6), along the steps `ts`."
-    def __init__(self, d:Diffusion, ts:list, spec, g:torch.Generator, x:Tensor):
+    """DPM-Solver++(2M) (eqs. 4-5) or, for sampler `dpmpp_2m_sde`, its SDE variant (eq. 6), along
+    the steps `ts`."""
+
+    def __init__(self, d: Diffusion, ts: list, spec, g: torch.Generator, x: Tensor):
         self.d, self.ts, self.g, self.spec = d, list(ts), g, spec
         self.nexts, self.t = self.ts[1:] + [-1], step_tensors(self.ts, x)
         self.sde, self.x0_last = spec.sampler == 'dpmpp_2m_sde', None
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         t, t_next = self.ts[k], self.nexts[k]
-        x0 = self.d.predict(model, x, self.t[k], self.spec.pred, clip=self.spec.clip)   # 1. data prediction
+        x0 = self.d.predict(
+            model, x, self.t[k], self.spec.pred, clip=self.spec.clip
+        )  # 1. data prediction
         last = (self.x0_last, self.ts[k - 1]) if k > 0 else (None, None)
-        if self.sde:                                                                    # 2. the step, (6)
+        if self.sde:  # 2. the step, (6)
             z = noise_like(x, self.g) if t_next >= 0 else None
             x = dpmpp_2m_sde_step(self.d, x0, x, t, t_next, z, *last)
-        else:                                                                           # 2. the step, (4)-(5)
+        else:  # 2. the step, (4)-(5)
             x = dpmpp_2m_step(self.d, x0, x, t, t_next, *last)
-        self.x0_last = x0                                       # 3. remember x̂_0 for the next correction
+        self.x0_last = x0  # 3. remember x̂_0 for the next correction
         return x
 
+
 class HeunChain(Chain):
-    "Heun's method (eq. 8) on the PF-ODE along the steps `ts`; its last move, the jump to the data, is Euler's."
-    def __init__(self, d:Diffusion, ts:list, spec, g:torch.Generator, x:Tensor):
+    """Heun's method (eq. 8) on the PF-ODE along the steps `ts`; its last move, the jump to the
+    data, is Euler's."""
+
+    def __init__(self, d: Diffusion, ts: list, spec, g: torch.Generator, x: Tensor):
         self.d, self.ts, self.spec = d, list(ts), spec
         self.nexts, self.t = self.ts[1:] + [-1], step_tensors(self.ts, x)
 
-    def _eps(self, model, x:Tensor, k:int)->Tensor:
-        x0 = self.d.predict(model, x, self.t[k], self.spec.pred, clip=self.spec.clip)   # 1. data prediction
+    def _eps(self, model, x: Tensor, k: int) -> Tensor:
+        x0 = self.d.predict(
+            model, x, self.t[k], self.spec.pred, clip=self.spec.clip
+        )  # 1. data prediction
         return self.d.predict_eps(x0, x, self.t[k])
 
-    def step(self, model, x:Tensor, k:int)->Tensor:
+    def step(self, model, x: Tensor, k: int) -> Tensor:
         t, t_next = self.ts[k], self.nexts[k]
         eps = self._eps(model, x, k)
-        x_euler = heun_step(self.d, eps, x, t, t_next)                     # 2. Euler's step (DDIM)
+        x_euler = heun_step(self.d, eps, x, t, t_next)  # 2. Euler's step (DDIM)
         if t_next < 0:
             return x_euler
-        return heun_step(self.d, eps, x, t, t_next, self._eps(model, x_euler, k + 1))   # 2. Heun's, (8)
+        return heun_step(
+            self.d, eps, x, t, t_next, self._eps(model, x_euler, k + 1)
+        )  # 2. Heun's, (8)

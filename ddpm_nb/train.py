@@ -18,27 +18,50 @@ import torch
 from torch import Tensor, nn
 from fastcore.basics import patch
 
-from .files import append_line, atomic_write, CheckpointError, WriteError, RunLock, remove_stale_temp_files
-from .config import TrainConfig, model_config, resolve_device, merge_resume, read_config, write_config
+from ddpm_nb.files import (
+    append_line,
+    atomic_write,
+    CheckpointError,
+    WriteError,
+    RunLock,
+    remove_stale_temp_files,
+)
+from ddpm_nb.config import (
+    TrainConfig,
+    model_config,
+    resolve_device,
+    merge_resume,
+    read_config,
+    write_config,
+)
 from .objective import OBJECTIVES, Objective, objective_for, sample_run
 from .checkpoint import save_tensors, load_tensors, training_state, restore_training_state
 from .diffusion import Diffusion
 from .unet import UNet, count_params
-from .data import get_dataset, check_images, EpochBatchSampler, seeded_generator, require_labels
+from ddpm_nb.data import (
+    get_dataset,
+    check_images,
+    EpochBatchSampler,
+    seeded_generator,
+    require_labels,
+)
 from .data import ImageFolderDataset
 from .sample import save_grid
 
 # %% ../nbs/09_train.ipynb #f8badc4e
-def lr_at(cfg:TrainConfig, step:int)->float:
+def lr_at(cfg: TrainConfig, step: int) -> float:
     "Learning rate for optimisation step `step` (0-based): linear warm-up, then constant (eq. 1)."
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
 
-def ema_decay_at(cfg:TrainConfig, step:int)->float:
-    "EMA decay at step `step`, ramped up so that short runs average recent weights rather than the init."
+
+def ema_decay_at(cfg: TrainConfig, step: int) -> float:
+    """EMA decay at step `step`, ramped up so that short runs average recent weights rather than the
+    init."""
     return min(cfg.ema_decay, (1 + step) / (10 + step))
 
+
 @torch.no_grad()
-def ema_update(ema:nn.Module, model:nn.Module, decay:float):
+def ema_update(ema: nn.Module, model: nn.Module, decay: float):
     "In place: ema <- decay * ema + (1 - decay) * model, for parameters; buffers are copied."
     ep, mp = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ep, mp, 1.0 - decay)
@@ -46,38 +69,65 @@ def ema_update(ema:nn.Module, model:nn.Module, decay:float):
         eb.copy_(mb)
 
 # %% ../nbs/09_train.ipynb #64ef5ba2
-def step_noise(cfg:TrainConfig, step:int, shape:tuple, rank:int=0, world:int=1)->tuple:
-    "(t (B,), ε (B, *shape)) for this process's slice of global batch `step`; a pure function of it and seed."
+def step_noise(cfg: TrainConfig, step: int, shape: tuple, rank: int = 0, world: int = 1) -> tuple:
+    """(t (B,), ε (B, *shape)) for this process's slice of global batch `step`; a pure function of
+    it and seed."""
     g, B = seeded_generator(cfg.seed, step, 2), cfg.batch_size
-    t = OBJECTIVES[cfg.objective].draw_t(cfg, step, B * world, g)   # (B·world,); flow runs: s in [0, 1]
-    noise = torch.randn((B * world, *shape), generator=g)        # (B·world, C, H, W)
+    t = OBJECTIVES[cfg.objective].draw_t(
+        cfg, step, B * world, g
+    )  # (B·world,); flow runs: s in [0, 1]
+    noise = torch.randn((B * world, *shape), generator=g)  # (B·world, C, H, W)
     mine = slice(rank * B, (rank + 1) * B)
     return t[mine], noise[mine]
 
 # %% ../nbs/09_train.ipynb #03fd9a8b
-def _all_finite(*xs)->bool:
-    "True when every tensor is finite on every process (all ranks must take the same branch under DDP)."
+def _all_finite(*xs) -> bool:
+    """True when every tensor is finite on every process (all ranks must take the same branch under
+    DDP)."""
     ok = torch.tensor(float(all(torch.isfinite(x).all() for x in xs)), device=xs[0].device)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(ok, op=torch.distributed.ReduceOp.MIN)
     return bool(ok.item())
 
-def _skipped(opt, loss:float)->dict:
+
+def _skipped(opt, loss: float) -> dict:
     "Drop this step's gradients: the weights and the EMA stay as they were."
     opt.zero_grad(set_to_none=True)
     return dict(loss=loss, grad_norm=float('nan'), skipped=True)
 
 # %% ../nbs/09_train.ipynb #605ac7f9
-def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tensor, cfg:TrainConfig, step:int,
-               scaler=None, amp_dtype=None, t:Tensor=None, noise:Tensor=None, net:nn.Module=None)->dict:
-    "One optimisation step of the path's loss on batch `x0` (t, ε given or drawn): loss, grad norm, skipped."
+def train_step(
+    model: nn.Module,
+    ema: nn.Module,
+    opt,
+    diffusion: Diffusion,
+    x0: Tensor,
+    cfg: TrainConfig,
+    step: int,
+    scaler=None,
+    amp_dtype=None,
+    t: Tensor = None,
+    noise: Tensor = None,
+    net: nn.Module = None,
+) -> dict:
+    """One optimisation step of the path's loss on batch `x0` (t, ε given or drawn): loss, grad
+    norm, skipped."""
     # 1. learning rate of this step (eq. 1)
     for g in opt.param_groups:
         g['lr'] = lr_at(cfg, step)
     # 2. the loss: Diffusion.loss (Algorithm 1) or FlowMatching.loss, through `net` (DDP, torch.compile) if given
-    with torch.autocast(x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        loss = diffusion.loss(model if net is None else net, x0, pred=cfg.pred, t=t, noise=noise,
-                              loss_type=cfg.loss, var=cfg.var)
+    with torch.autocast(
+        x0.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+    ):
+        loss = diffusion.loss(
+            model if net is None else net,
+            x0,
+            pred=cfg.pred,
+            t=t,
+            noise=noise,
+            loss_type=cfg.loss,
+            var=cfg.var,
+        )
     if not _all_finite(loss):
         return _skipped(opt, float('nan'))
     # 3. gradients, unscaled (fp16) and clipped to a global norm
@@ -86,11 +136,11 @@ def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tens
         scaler.unscale_(opt)
     max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float('inf')
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-    if not scaler and not _all_finite(gn):           # a non-finite gradient: skip, keep the weights clean
+    if not scaler and not _all_finite(gn):  # a non-finite gradient: skip, keep the weights clean
         return _skipped(opt, loss.item())
     # 4. the update, then the EMA of the weights
     if scaler:
-        scaler.step(opt)                             # the scaler skips non-finite steps itself
+        scaler.step(opt)  # the scaler skips non-finite steps itself
         scaler.update()
     else:
         opt.step()
@@ -102,40 +152,50 @@ def train_step(model:nn.Module, ema:nn.Module, opt, diffusion:Diffusion, x0:Tens
 class TrainingError(RuntimeError):
     "Training cannot continue (e.g. the loss stayed non-finite); the last good checkpoint is kept."
 
+
 class GracefulStop:
-    "Context manager: SIGTERM/SIGINT set `requested` instead of killing the loop (a second Ctrl-C does)."
+    """Context manager: SIGTERM/SIGINT set `requested` instead of killing the loop (a second Ctrl-C
+    does)."""
+
     def __init__(self):
         self.requested = None
+
     def _handler(self, signum, frame):
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum).name
+
     def __enter__(self):
         self._old = {}
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGTERM, signal.SIGINT):
                 self._old[s] = signal.signal(s, self._handler)
         return self
+
     def __exit__(self, *exc):
         for s, h in self._old.items():
             signal.signal(s, h)
 
 # %% ../nbs/09_train.ipynb #872a42f8
-def dist_env()->tuple:
+def dist_env() -> tuple:
     "(rank, world_size, local_rank) from the torchrun environment; (0, 1, 0) without it."
     env = os.environ
     return int(env.get('RANK', 0)), int(env.get('WORLD_SIZE', 1)), int(env.get('LOCAL_RANK', 0))
 
-def _distributed()->bool:
+
+def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
-def any_process(flag:bool)->bool:
-    "True when `flag` is true on any process of the group (on every process: they must take the same branch)."
+
+def any_process(flag: bool) -> bool:
+    """True when `flag` is true on any process of the group (on every process: they must take the
+    same branch)."""
     x = torch.tensor(float(flag))
     torch.distributed.all_reduce(x, op=torch.distributed.ReduceOp.MAX)
     return bool(x.item())
 
-def _init_dist(cfg:TrainConfig)->tuple:
+
+def _init_dist(cfg: TrainConfig) -> tuple:
     "Join the process group if launched by torchrun; returns (rank, world, device, we_initialised)."
     rank, world, local = dist_env()
     device = resolve_device(cfg.device)
@@ -150,8 +210,9 @@ def _init_dist(cfg:TrainConfig)->tuple:
     return rank, world, device, mine
 
 # %% ../nbs/09_train.ipynb #e792e08d
-def check_in_sync(model:nn.Module, ema:nn.Module):
-    "Raise TrainingError unless weights and EMA are identical on every process (a no-op in one process)."
+def check_in_sync(model: nn.Module, ema: nn.Module):
+    """Raise TrainingError unless weights and EMA are identical on every process (a no-op in one
+    process)."""
     if not _distributed():
         return
     with torch.no_grad():
@@ -160,32 +221,40 @@ def check_in_sync(model:nn.Module, ema:nn.Module):
         torch.distributed.all_reduce(lo, op=torch.distributed.ReduceOp.MIN)
         torch.distributed.all_reduce(hi, op=torch.distributed.ReduceOp.MAX)
     if not torch.equal(lo, hi):
-        raise TrainingError(f'weights differ between processes (checksums {lo.tolist()} vs {hi.tolist()})')
+        raise TrainingError(
+            f'weights differ between processes (checksums {lo.tolist()} vs {hi.tolist()})'
+        )
 
-def check_finite_weights(model:nn.Module, ema:nn.Module, step:int, out):
-    "TrainingError (on every process) if any weight is non-finite: never replace a good checkpoint with it."
+
+def check_finite_weights(model: nn.Module, ema: nn.Module, step: int, out):
+    """TrainingError (on every process) if any weight is non-finite: never replace a good checkpoint
+    with it."""
     bad = [n for m in (model, ema) for n, p in m.named_parameters() if not torch.isfinite(p).all()]
     if bad:
-        raise TrainingError(f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} '
-                            'is kept — lower --lr')
+        raise TrainingError(
+            f'non-finite weights at step {step} ({bad[:2]}); the last good checkpoint in {out} '
+            'is kept — lower --lr'
+        )
 
 # %% ../nbs/09_train.ipynb #2aa23d5e
 @dataclass
 class TrainState:
-    "The trainer's counters; all but `step` go in last.safetensors' metadata, so a resumed run logs the same."
-    step:int = 0            # optimisation steps completed
-    loss_sum:float = 0.0    # sum of the (global-batch) losses since the last metrics line
-    loss_n:int = 0          # how many losses are in loss_sum
-    skipped:int = 0         # steps skipped for a non-finite loss or gradient, in all
-    bad_run:int = 0         # consecutive skipped steps up to now
-    elapsed:float = 0.0     # seconds of training, across resumes
-    grad_norm:float = 0.0   # gradient norm of the last good step
+    """The trainer's counters; all but `step` go in last.safetensors' metadata, so a resumed run
+    logs the same."""
 
-    def counters(self)->dict:
+    step: int = 0  # optimisation steps completed
+    loss_sum: float = 0.0  # sum of the (global-batch) losses since the last metrics line
+    loss_n: int = 0  # how many losses are in loss_sum
+    skipped: int = 0  # steps skipped for a non-finite loss or gradient, in all
+    bad_run: int = 0  # consecutive skipped steps up to now
+    elapsed: float = 0.0  # seconds of training, across resumes
+    grad_norm: float = 0.0  # gradient norm of the last good step
+
+    def counters(self) -> dict:
         "Everything but `step` (which a checkpoint keeps under its own key)."
         return {k: v for k, v in asdict(self).items() if k != 'step'}
 
-    def load_counters(self, meta:dict):
+    def load_counters(self, meta: dict):
         "Restore the counters a checkpoint's metadata holds (older checkpoints may lack some)."
         for k in self.counters():
             if k in meta:
@@ -193,41 +262,64 @@ class TrainState:
 
 # %% ../nbs/09_train.ipynb #dcc02b44
 class Callback:
-    "A hook into `Trainer.fit`; override only the events you need. Callbacks run in increasing `order`."
-    order = 100                                   # built-in callbacks are 0..50; a user's run after them
-    def before_fit(self, trainer): pass           # the loop is about to start (also on resume)
-    def wants_stop(self, trainer)->str|None: pass # a reason to stop before the next step (None: go on)
-    def after_step(self, trainer, result:dict): pass   # `result`: train_step's loss, grad_norm, skipped
-    def before_save(self, trainer): pass          # a checkpoint is about to be written (on every process)
-    def after_loop(self, trainer): pass           # the loop ended, however (an exception too): release resources
-    def after_stop(self, trainer): pass           # the loop stopped before cfg.steps (signal or stop_after)
-    def after_fit(self, trainer): pass            # all cfg.steps are done
+    """A hook into `Trainer.fit`; override only the events you need. Callbacks run in increasing
+    `order`."""
+
+    order = 100  # built-in callbacks are 0..50; a user's run after them
+
+    def before_fit(self, trainer):
+        pass  # the loop is about to start (also on resume)
+
+    def wants_stop(self, trainer) -> str | None:
+        pass  # a reason to stop before the next step (None: go on)
+
+    def after_step(self, trainer, result: dict):
+        pass  # `result`: train_step's loss, grad_norm, skipped
+
+    def before_save(self, trainer):
+        pass  # a checkpoint is about to be written (on every process)
+
+    def after_loop(self, trainer):
+        pass  # the loop ended, however (an exception too): release resources
+
+    def after_stop(self, trainer):
+        pass  # the loop stopped before cfg.steps (signal or stop_after)
+
+    def after_fit(self, trainer):
+        pass  # all cfg.steps are done
 
 # %% ../nbs/09_train.ipynb #e6d55796
 class Trainer:
-    "One run: model, EMA, optimiser, objective, data, counters, run directory; `fit()` runs it, `step()` steps."
-    def __init__(self,
-                 cfg:TrainConfig=None,   # the run's settings; defaults to the digits recipe
-                 out='runs/digits',      # run directory
-                 *,
-                 resume:bool=False,      # continue the run in `out` from its last checkpoint
-                 changed:set=None,       # fields set explicitly (on resume only these may override saved ones)
-                 data=None,              # training set (len, get_batch(idx, generator)); default: cfg.dataset's
-                 callbacks:list=(),      # more `Callback`s, added to `default_callbacks()`
-                 progress:bool=True,     # show a progress bar
-                 log=print,              # where messages go
-                 compile_fn=torch.compile, # what cfg.compile wraps the network with
-                ):
+    """One run: model, EMA, optimiser, objective, data, counters, run directory; `fit()` runs it,
+    `step()` steps."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig = None,  # the run's settings; defaults to the digits recipe
+        out='runs/digits',  # run directory
+        *,
+        resume: bool = False,  # continue the run in `out` from its last checkpoint
+        changed: set = None,  # fields set explicitly (on resume only these may override saved ones)
+        data=None,  # training set (len, get_batch(idx, generator)); default: cfg.dataset's
+        callbacks: list = (),  # more `Callback`s, added to `default_callbacks()`
+        progress: bool = True,  # show a progress bar
+        log=print,  # where messages go
+        compile_fn=torch.compile,  # what cfg.compile wraps the network with
+    ):
         cfg = cfg or TrainConfig()
         self.out, self.lock = Path(out), RunLock(out)
         if changed is None:
-            changed = {f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)}
-        self.rank = dist_env()[0]          # _init_dist's rank, known before the process group is joined
+            changed = {
+                f.name
+                for f in fields(cfg)
+                if getattr(cfg, f.name) != getattr(TrainConfig(), f.name)
+            }
+        self.rank = dist_env()[0]  # _init_dist's rank, known before the process group is joined
         self.log, self.progress = (log, progress) if self.rank == 0 else (_quiet, False)
         # the run is read once, holding its lock: first thing when its folder exists (a resume, a live trainer or a
         # finished run are answered in seconds), else at a new run's first write (a failed build leaves no folder)
         early = self.out.is_dir()
-        if resume and not early:           # refused before the lock makes a folder
+        if resume and not early:  # refused before the lock makes a folder
             raise _nothing_to_resume(self.out)
         try:
             self.cfg, ckpt = self._hold(cfg, resume, changed) if early else (cfg, None)
@@ -251,42 +343,57 @@ class Trainer:
 def _quiet(*args, **kwargs):
     pass
 
-def _seed_all(seed:int):
+
+def _seed_all(seed: int):
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
 
+
 @patch
-def _hold(self:Trainer, cfg, resume:bool, changed)->tuple:
-    "Take the run directory's lock (rank 0); (config, checkpoint) read under it; then clear dead writers' temporary files."
+def _hold(self: Trainer, cfg, resume: bool, changed) -> tuple:
+    """Take the run directory's lock (rank 0); (config, checkpoint) read under it; then clear dead
+    writers' temporary files."""
     if self.rank == 0:
         self.lock.acquire()
-    cfg, ckpt = _setup(cfg, self.out, resume, set(changed))   # under the lock: no other trainer writes meanwhile
-    if self.rank == 0:                                         # (a refused start changes nothing)
+    cfg, ckpt = _setup(
+        cfg, self.out, resume, set(changed)
+    )  # under the lock: no other trainer writes meanwhile
+    if self.rank == 0:  # (a refused start changes nothing)
         removed = remove_stale_temp_files(self.out)
         if removed:
-            self.log(f'removed {len(removed)} temporary file(s) left by interrupted writes: {", ".join(removed)}')
+            self.log(
+                f'removed {len(removed)} temporary file(s) left by interrupted writes: '
+                f'{", ".join(removed)}'
+            )
     return cfg, ckpt
 
-def _nothing_to_resume(out:Path)->CheckpointError:
-    return CheckpointError(f'{out}: nothing to resume (no last.safetensors); drop --resume to start a new run')
 
-def _setup(cfg:TrainConfig, out:Path, resume:bool, changed:set)->tuple:
+def _nothing_to_resume(out: Path) -> CheckpointError:
+    return CheckpointError(
+        f'{out}: nothing to resume (no last.safetensors); drop --resume to start a new run'
+    )
+
+
+def _setup(cfg: TrainConfig, out: Path, resume: bool, changed: set) -> tuple:
     "The config to use and the checkpoint to continue from (or None); refuses to overwrite a run."
-    ckpt = out/'last.safetensors'
+    ckpt = out / 'last.safetensors'
     if resume:
         if not ckpt.exists():
             raise _nothing_to_resume(out)
         return merge_resume(read_config(out), cfg, changed), ckpt
-    if ckpt.exists() or (out/'model.safetensors').exists():
-        raise CheckpointError(f'{out} already holds a run; pass --resume to continue it, '
-                              'or choose another --out')
+    if ckpt.exists() or (out / 'model.safetensors').exists():
+        raise CheckpointError(
+            f'{out} already holds a run; pass --resume to continue it, or choose another --out'
+        )
     return cfg, None
 
-def _amp(cfg:TrainConfig, device)->tuple:
-    "(autocast dtype, gradient scaler): CUDA bf16 if supported, else fp16 with a scaler; CPU bf16 if cpu_bf16; else (None, None)."
+
+def _amp(cfg: TrainConfig, device) -> tuple:
+    """(autocast dtype, gradient scaler): CUDA bf16 if supported, else fp16 with a scaler; CPU bf16
+    if cpu_bf16; else (None, None)."""
     if cfg.amp and cfg.cpu_bf16 and device.type == 'cpu':
-        return torch.bfloat16, None               # bf16 keeps fp32's exponent range: no loss scaling needed
+        return torch.bfloat16, None  # bf16 keeps fp32's exponent range: no loss scaling needed
     if not (cfg.amp and device.type == 'cuda'):
         return None, None
     if torch.cuda.is_bf16_supported():
@@ -295,25 +402,34 @@ def _amp(cfg:TrainConfig, device)->tuple:
 
 # %% ../nbs/09_train.ipynb #d423aeb6
 @patch
-def _build(self:Trainer, data):
-    "Data, model, EMA, optimiser and noising path, in the order that fixes which random draws go where."
+def _build(self: Trainer, data):
+    """Data, model, EMA, optimiser and noising path, in the order that fixes which random draws go
+    where."""
     cfg = self.cfg
-    self.data = data if data is not None else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size,
-                                                          data_dir=cfg.data_dir)
+    self.data = (
+        data
+        if data is not None
+        else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size, data_dir=cfg.data_dir)
+    )
     if isinstance(self.data, ImageFolderDataset):
-        self.data.check(progress=self.progress)   # every image decoded once (cached), before any file is written
+        self.data.check(
+            progress=self.progress
+        )  # every image decoded once (cached), before any file is written
     self.channels_last = cfg.channels_last and self.device.type == 'cuda'
-    K = require_labels(self.data, cfg.dataset) if cfg.cond == 'class' else 0   # unlabelled data: one clear line
+    K = (
+        require_labels(self.data, cfg.dataset) if cfg.cond == 'class' else 0
+    )  # unlabelled data: one clear line
     self.model = UNet(model_config(cfg, K)).to(self.device)
     if self.channels_last:
-        self.model = self.model.to(memory_format=torch.channels_last)   # the EMA copy inherits it
+        self.model = self.model.to(memory_format=torch.channels_last)  # the EMA copy inherits it
     self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
     self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-    self.objective:Objective = objective_for(cfg)
+    self.objective: Objective = objective_for(cfg)
     self.diffusion = self.objective.build(cfg).to(self.device)
 
+
 @patch
-def _restore(self:Trainer, ckpt:Path):
+def _restore(self: Trainer, ckpt: Path):
     tensors, meta = load_tensors(ckpt)
     self.state.step = restore_training_state(ckpt, self.model, self.ema, self.opt, tensors, meta)
     self.state.load_counters(meta)
@@ -322,19 +438,25 @@ def _restore(self:Trainer, ckpt:Path):
 
 # %% ../nbs/09_train.ipynb #1042d9c7
 @patch
-def _begin(self:Trainer):
-    "A new run (the lock held): its config.json (rank 0), and one line saying what is trained where."
+def _begin(self: Trainer):
+    """A new run (the lock held): its config.json (rank 0), and one line saying what is trained
+    where."""
     self.resumed = False
     if self.rank == 0:
         write_config(self.out, self.cfg, self.model.cfg)
     procs = f' x {self.world} processes' if self.world > 1 else ''
     cfg = self.cfg
-    self.log(f'training {count_params(self.model):,}-parameter U-Net on {cfg.dataset} ({cfg.objective} objective) '
-             f'for {cfg.steps} steps on {self.device}{procs}; run dir {self.out}')
+    self.log(
+        f'training {count_params(self.model):,}-parameter U-Net on {cfg.dataset} ({cfg.objective} '
+        f'objective) '
+        f'for {cfg.steps} steps on {self.device}{procs}; run dir {self.out}'
+    )
+
 
 @patch
-def _prepare(self:Trainer, compile_fn):
-    "What every step uses: mixed precision, the DDP / compiled network, the batch order, the image shape."
+def _prepare(self: Trainer, compile_fn):
+    """What every step uses: mixed precision, the DDP / compiled network, the batch order, the image
+    shape."""
     cfg, model, device = self.cfg, self.model, self.device
     self.amp_dtype, self.scaler = _amp(cfg, device)
     self.net = model
@@ -342,45 +464,56 @@ def _prepare(self:Trainer, compile_fn):
         ids = [device.index] if device.type == 'cuda' else None
         self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if cfg.compile:
-        self.net = compile_fn(self.net)    # only the forward and backward; `model` keeps the plain weights
+        self.net = compile_fn(
+            self.net
+        )  # only the forward and backward; `model` keeps the plain weights
     self.sampler = EpochBatchSampler(len(self.data), cfg.batch_size * self.world, seed=cfg.seed)
-    self.shape = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)   # (C, H, W)
-    self._check_next = True                # check the first batch's shape and range
+    self.shape = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)  # (C, H, W)
+    self._check_next = True  # check the first batch's shape and range
     self.bar, self.stop_reason = None, None
     model.train()
 
 # %% ../nbs/09_train.ipynb #ebe0d484
-def to_device(x:Tensor, device, channels_last:bool=False)->Tensor:
-    "A CPU batch on `device`; to CUDA through pinned memory (and channels-last if asked), not stalling the host."
+def to_device(x: Tensor, device, channels_last: bool = False) -> Tensor:
+    """A CPU batch on `device`; to CUDA through pinned memory (and channels-last if asked), not
+    stalling the host."""
     if torch.device(device).type != 'cuda':
         return x.to(device, non_blocking=True)
     fmt = torch.channels_last if channels_last and x.ndim == 4 else torch.preserve_format
     return x.pin_memory().to(device, non_blocking=True, memory_format=fmt)
 
+
 @patch
-def get_batch(self:Trainer, step:int)->Tensor:
-    "This process's slice of global batch `step` on the device, (B, C, H, W): a pure function of (seed, step)."
+def get_batch(self: Trainer, step: int) -> Tensor:
+    """This process's slice of global batch `step` on the device, (B, C, H, W): a pure function of
+    (seed, step)."""
     B = self.cfg.batch_size
-    idx = self.sampler.indices(step)[self.rank * B:(self.rank + 1) * B]
+    idx = self.sampler.indices(step)[self.rank * B : (self.rank + 1) * B]
     x0 = self.data.get_batch(idx, seeded_generator(self.cfg.seed, step, 1, self.rank))
     return to_device(x0, self.device, self.channels_last)
 
-@patch
-def get_labels(self:Trainer, step:int)->Tensor:
-    "This process's labels of global batch `step`, each replaced by ∅ with probability p_uncond; a pure function of (seed, step)."
-    B, K, lo = self.cfg.batch_size, self.model.cfg.num_classes, self.rank * self.cfg.batch_size
-    idx = self.sampler.indices(step)[lo:lo + B]
-    y = self.data.labels.index_select(0, idx)                                     # alongside the images: no draw
-    u = torch.rand(B * self.world, generator=seeded_generator(self.cfg.seed, step, 5))[lo:lo + B]   # key 5: labels
-    return to_device(torch.where(u < self.cfg.p_uncond, K, y), self.device)
 
 @patch
-def step(self:Trainer)->dict:
-    "Take optimisation step `state.step`: Algorithm 1 on this process's slice of its batch; train_step's result."
+def get_labels(self: Trainer, step: int) -> Tensor:
+    """This process's labels of global batch `step`, each replaced by ∅ with probability p_uncond; a
+    pure function of (seed, step)."""
+    B, K, lo = self.cfg.batch_size, self.model.cfg.num_classes, self.rank * self.cfg.batch_size
+    idx = self.sampler.indices(step)[lo : lo + B]
+    y = self.data.labels.index_select(0, idx)  # alongside the images: no draw
+    u = torch.rand(B * self.world, generator=seeded_generator(self.cfg.seed, step, 5))[
+        lo : lo + B
+    ]  # key 5: labels
+    return to_device(torch.where(u < self.cfg.p_uncond, K, y), self.device)
+
+
+@patch
+def step(self: Trainer) -> dict:
+    """Take optimisation step `state.step`: Algorithm 1 on this process's slice of its batch;
+    train_step's result."""
     cfg, s = self.cfg, self.state.step
-    x0 = self.get_batch(s)                                   # (B, C, H, W)
+    x0 = self.get_batch(s)  # (B, C, H, W)
     net = self.net
-    if self.model.cfg.num_classes:                           # ε_θ(x_t, t, y) with label dropout (25_guidance)
+    if self.model.cfg.num_classes:  # ε_θ(x_t, t, y) with label dropout (25_guidance)
         y = self.get_labels(s)
         net = lambda x, t: self.net(x, t, y)
     if self._check_next:
@@ -389,21 +522,35 @@ def step(self:Trainer)->dict:
     t, noise = step_noise(cfg, s, self.shape, self.rank, self.world)
     # dropout masks: per step and process
     torch.manual_seed(seeded_generator(cfg.seed, s, 3, self.rank).initial_seed())
-    r = train_step(self.model, self.ema, self.opt, self.diffusion, x0, cfg, s, self.scaler, self.amp_dtype,
-                   to_device(t, self.device), to_device(noise, self.device, self.channels_last), net)
+    r = train_step(
+        self.model,
+        self.ema,
+        self.opt,
+        self.diffusion,
+        x0,
+        cfg,
+        s,
+        self.scaler,
+        self.amp_dtype,
+        to_device(t, self.device),
+        to_device(noise, self.device, self.channels_last),
+        net,
+    )
     self.state.step += 1
     return r
 
 # %% ../nbs/09_train.ipynb #e1290c5a
 @patch
-def event(self:Trainer, name:str, *args):
+def event(self: Trainer, name: str, *args):
     "Call `name` on every callback, in order."
     for cb in self.callbacks:
         getattr(cb, name)(self, *args)
 
+
 @patch
-def _stop_now(self:Trainer, done:int, stop_after)->bool:
-    "Stop requested (by a callback or the step budget) on any process? Decided together: no process is left waiting."
+def _stop_now(self: Trainer, done: int, stop_after) -> bool:
+    """Stop requested (by a callback or the step budget) on any process? Decided together: no
+    process is left waiting."""
     reasons = [r for cb in self.callbacks if (r := cb.wants_stop(self))]
     self.stop_reason = reasons[0] if reasons else None
     flag = torch.tensor(float(bool(reasons) or (stop_after is not None and done >= stop_after)))
@@ -411,32 +558,48 @@ def _stop_now(self:Trainer, done:int, stop_after)->bool:
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
     return bool(flag.item())
 
+
 @patch
-def fit(self:Trainer, stop_after:int=None)->Path:
-    "Train to cfg.steps (or `stop_after` more steps, or a stop request), with every callback; returns the run directory."
+def fit(self: Trainer, stop_after: int = None) -> Path:
+    """Train to cfg.steps (or `stop_after` more steps, or a stop request), with every callback;
+    returns the run directory."""
     try:
         self._fit(stop_after)
-    except WriteError as e:                 # a full or read-only disk: say what is kept and how to go on
+    except WriteError as e:  # a full or read-only disk: say what is kept and how to go on
         e.then = e.then or kept_after_failure(self.out)
         raise
     return self.out
 
-def kept_after_failure(out:Path)->str:
+
+def kept_after_failure(out: Path) -> str:
     "What a failed write leaves in run directory `out`, and how to go on."
-    if (out/'last.safetensors').exists():
-        return f'the last checkpoint and config.json in {out} are kept; once it can be written, continue with --resume'
+    if (out / 'last.safetensors').exists():
+        return (
+            f'the last checkpoint and config.json in {out} are kept; '
+            'once it can be written, continue with --resume'
+        )
     return 'no checkpoint was written yet; once it can be written, run the same command again'
 
+
 @patch
-def _fit(self:Trainer, stop_after:int=None):
+def _fit(self: Trainer, stop_after: int = None):
     from tqdm.auto import tqdm
+
     start, t0 = self.state.step, time.time() - self.state.elapsed
     self._check_next = True
     self.event('before_fit')
     try:
-        bar = tqdm(total=self.cfg.steps, initial=start, disable=not self.progress, unit='step', dynamic_ncols=True)
+        bar = tqdm(
+            total=self.cfg.steps,
+            initial=start,
+            disable=not self.progress,
+            unit='step',
+            dynamic_ncols=True,
+        )
         with bar as self.bar:
-            while self.state.step < self.cfg.steps and not self._stop_now(self.state.step - start, stop_after):
+            while self.state.step < self.cfg.steps and not self._stop_now(
+                self.state.step - start, stop_after
+            ):
                 r = self.step()
                 self.bar.update(1)
                 self.state.elapsed = time.time() - t0
@@ -447,24 +610,29 @@ def _fit(self:Trainer, stop_after:int=None):
 
 # %% ../nbs/09_train.ipynb #a53dd752
 @patch
-def save_checkpoint(self:Trainer):
-    "Check the weights, tell the callbacks (`before_save`), then (rank 0) write last and model.safetensors."
+def save_checkpoint(self: Trainer):
+    """Check the weights, tell the callbacks (`before_save`), then (rank 0) write last and
+    model.safetensors."""
     s = self.state
     check_finite_weights(self.model, self.ema, s.step, self.out)
     self.event('before_save')
     if self.rank:
         return
     tensors, meta = training_state(s.step, self.model, self.ema, self.opt, self.cfg, s.counters())
-    save_tensors(self.out/'last.safetensors', tensors, meta)
-    save_tensors(self.out/'model.safetensors', dict(self.ema.state_dict()),
-                 dict(step=s.step, unet=asdict(self.model.cfg), config=asdict(self.cfg)))
+    save_tensors(self.out / 'last.safetensors', tensors, meta)
+    save_tensors(
+        self.out / 'model.safetensors',
+        dict(self.ema.state_dict()),
+        dict(step=s.step, unet=asdict(self.model.cfg), config=asdict(self.cfg)),
+    )
     # a setting changed on resume (more --steps) must outlive this call, since a later plain --resume reads
     # config.json; written after the checkpoint, so a failed checkpoint write leaves config.json as it was
     if self.cfg != read_config(self.out):
         write_config(self.out, self.cfg, self.model.cfg)
 
+
 @patch
-def close(self:Trainer):
+def close(self: Trainer):
     "Give the run directory's lock back, and leave the process group if this trainer joined it."
     self.lock.release()
     if self._own_group:
@@ -473,9 +641,12 @@ def close(self:Trainer):
 
 # %% ../nbs/09_train.ipynb #11234a51
 class NanGuard(Callback):
-    "Counts skipped (non-finite) steps; after cfg.max_bad_steps in a row, stops the run (last good checkpoint kept)."
+    """Counts skipped (non-finite) steps; after cfg.max_bad_steps in a row, stops the run (last good
+    checkpoint kept)."""
+
     order = 10
-    def after_step(self, t:Trainer, r:dict):
+
+    def after_step(self, t: Trainer, r: dict):
         s = t.state
         if not r['skipped']:
             s.bad_run = 0
@@ -483,23 +654,33 @@ class NanGuard(Callback):
         s.skipped += 1
         s.bad_run += 1
         if s.bad_run >= t.cfg.max_bad_steps:
-            raise TrainingError(f'{s.bad_run} consecutive steps had a non-finite loss or gradient '
-                                f'(step {s.step}); stopped with the last good checkpoint in {t.out} kept '
-                                '— lower --lr or check the data')
+            raise TrainingError(
+                f'{s.bad_run} consecutive steps had a non-finite loss or gradient '
+                f'(step {s.step}); stopped with the last good checkpoint in {t.out} kept '
+                '— lower --lr or check the data'
+            )
 
 # %% ../nbs/09_train.ipynb #32719315
-def truncate_metrics(path:Path, step:int):
-    "Drop the lines of metrics.jsonl after `step` (written by a run that crashed after its last checkpoint)."
+def truncate_metrics(path: Path, step: int):
+    """Drop the lines of metrics.jsonl after `step` (written by a run that crashed after its last
+    checkpoint)."""
     if not path.exists():
         return
-    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
+    keep = [
+        l
+        for l in path.read_text().splitlines()
+        if l.strip() and json.loads(l).get('step', 0) <= step
+    ]
     atomic_write(path, lambda p: Path(p).write_text(''.join(l + '\n' for l in keep)))
 
-def plot_loss(metrics_path, out_path, label:str='L_simple'):
+
+def plot_loss(metrics_path, out_path, label: str = 'L_simple'):
     "Plot the loss curve from metrics.jsonl to a PNG; `label` names the objective on the y axis."
     import matplotlib
+
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
+
     rows = [json.loads(l) for l in Path(metrics_path).read_text().splitlines() if l.strip()]
     if not rows:
         return
@@ -514,20 +695,25 @@ def plot_loss(metrics_path, out_path, label:str='L_simple'):
 
 # %% ../nbs/09_train.ipynb #f4c21eab
 class MetricsLogger(Callback):
-    "metrics.jsonl, a line per cfg.log_every steps (global-batch loss, lr, grad norm, skipped, time); loss.png."
+    """metrics.jsonl, a line per cfg.log_every steps (global-batch loss, lr, grad norm, skipped,
+    time); loss.png."""
+
     order = 20
-    def before_fit(self, t:Trainer):
+
+    def before_fit(self, t: Trainer):
         if t.resumed and t.rank == 0:
-            truncate_metrics(t.out/'metrics.jsonl', t.state.step)
-    def due(self, t:Trainer)->bool:
+            truncate_metrics(t.out / 'metrics.jsonl', t.state.step)
+
+    def due(self, t: Trainer) -> bool:
         return t.state.step % t.cfg.log_every == 0 or t.state.step == t.cfg.steps
-    def after_step(self, t:Trainer, r:dict):
+
+    def after_step(self, t: Trainer, r: dict):
         if r['skipped']:
             return
         s, loss = t.state, r['loss']
         if t.world > 1:
             torch.distributed.all_reduce(loss)
-            loss = loss / t.world                          # the global batch's loss
+            loss = loss / t.world  # the global batch's loss
         s.loss_sum += loss.item()
         s.loss_n += 1
         s.grad_norm = r['grad_norm']
@@ -535,104 +721,164 @@ class MetricsLogger(Callback):
             if t.rank == 0:
                 self.write(t)
             s.loss_sum, s.loss_n = 0.0, 0
-    def write(self, t:Trainer):
+
+    def write(self, t: Trainer):
         s = t.state
-        row = dict(step=s.step, loss=s.loss_sum / s.loss_n, lr=lr_at(t.cfg, s.step - 1),
-                   grad_norm=s.grad_norm, skipped=s.skipped, elapsed_s=round(s.elapsed, 2))
-        append_line(t.out/'metrics.jsonl', json.dumps(row))
+        row = dict(
+            step=s.step,
+            loss=s.loss_sum / s.loss_n,
+            lr=lr_at(t.cfg, s.step - 1),
+            grad_norm=s.grad_norm,
+            skipped=s.skipped,
+            elapsed_s=round(s.elapsed, 2),
+        )
+        append_line(t.out / 'metrics.jsonl', json.dumps(row))
         if t.bar is not None:
             t.bar.set_postfix(loss=f'{row["loss"]:.4f}')
-    def after_fit(self, t:Trainer):
+
+    def after_fit(self, t: Trainer):
         if t.rank == 0:
-            plot_loss(t.out/'metrics.jsonl', t.out/'loss.png', t.objective.loss_label(t.cfg))
+            plot_loss(t.out / 'metrics.jsonl', t.out / 'loss.png', t.objective.loss_label(t.cfg))
 
 # %% ../nbs/09_train.ipynb #55103504
 class Checkpointer(Callback):
-    "Decides when to checkpoint: every cfg.ckpt_every steps, every cfg.ckpt_seconds of training, at the end, on a stop."
+    """Decides when to checkpoint: every cfg.ckpt_every steps, every cfg.ckpt_seconds of training,
+    at the end, on a stop."""
+
     order = 30
-    def before_fit(self, t:Trainer):
-        self.saved_at = t.state.elapsed    # seconds of training at the last checkpoint (or at the start of this process)
-        self.writes, self.seconds = 0, 0.0 # checkpoints written by this process, and the time they took
+
+    def before_fit(self, t: Trainer):
+        self.saved_at = (
+            t.state.elapsed
+        )  # seconds of training at the last checkpoint (or at the start of this process)
+        self.writes, self.seconds = (
+            0,
+            0.0,
+        )  # checkpoints written by this process, and the time they took
         self.started_at = t.state.elapsed  # for the share of this process's training time
-    def due(self, t:Trainer)->bool:
-        "Checkpoint now? Never in the middle of a run of skipped steps: the last good checkpoint must survive."
+
+    def due(self, t: Trainer) -> bool:
+        """Checkpoint now? Never in the middle of a run of skipped steps: the last good checkpoint
+        must survive."""
         s, cfg = t.state, t.cfg
         by_time = 0 < cfg.ckpt_seconds <= s.elapsed - self.saved_at
-        if cfg.ckpt_seconds and _distributed():   # clocks differ between processes: checkpoint when any one says so
+        if (
+            cfg.ckpt_seconds and _distributed()
+        ):  # clocks differ between processes: checkpoint when any one says so
             by_time = any_process(by_time)
         return (s.step % cfg.ckpt_every == 0 or s.step == cfg.steps or by_time) and not s.bad_run
-    def save(self, t:Trainer):
+
+    def save(self, t: Trainer):
         t0 = time.perf_counter()
         t.save_checkpoint()
         self.writes, self.seconds = self.writes + 1, self.seconds + time.perf_counter() - t0
         self.saved_at = t.state.elapsed
-    def after_step(self, t:Trainer, r:dict):
+
+    def after_step(self, t: Trainer, r: dict):
         if self.due(t):
             self.save(t)
-    def after_fit(self, t:Trainer):
+
+    def after_fit(self, t: Trainer):
         share = 100 * self.seconds / max(t.state.elapsed - self.started_at, 1e-9)
-        t.log(f'checkpoints: {self.writes} written in {self.seconds:.1f} s ({share:.2f}% of the training time since the start)')
-    def after_stop(self, t:Trainer):
+        t.log(
+            f'checkpoints: {self.writes} written in {self.seconds:.1f} s ({share:.2f}% of the '
+            f'training time since the start)'
+        )
+
+    def after_stop(self, t: Trainer):
         self.save(t)
         by = f' by {t.stop_reason}' if t.stop_reason else ''
         t.log(f'stopped at step {t.state.step}{by}; checkpoint written — continue with --resume')
 
+
 class SyncCheck(Callback):
-    "Under torchrun: before every checkpoint, verify that weights and EMA are identical on all processes."
+    """Under torchrun: before every checkpoint, verify that weights and EMA are identical on all
+    processes."""
+
     order = 40
-    def before_save(self, t:Trainer):
+
+    def before_save(self, t: Trainer):
         check_in_sync(t.model, t.ema)
 
 # %% ../nbs/09_train.ipynb #da7cd475
 class SampleGrids(Callback):
-    "Grids of EMA samples every cfg.sample_every steps and at the end, by the objective's grid sampler."
+    """Grids of EMA samples every cfg.sample_every steps and at the end, by the objective's grid
+    sampler."""
+
     order = 50
-    def save(self, t:Trainer)->Path:
+
+    def save(self, t: Trainer) -> Path:
         cfg = t.cfg
-        x = sample_run(t.ema, t.diffusion, cfg, (cfg.n_samples, *t.shape), t.objective.grid_sampler(cfg),
-                       cfg.sample_steps, seed=cfg.seed, device=t.device)   # (N, C, H, W)
-        path = t.out/f'samples_step{t.state.step:06d}.png'
+        x = sample_run(
+            t.ema,
+            t.diffusion,
+            cfg,
+            (cfg.n_samples, *t.shape),
+            t.objective.grid_sampler(cfg),
+            cfg.sample_steps,
+            seed=cfg.seed,
+            device=t.device,
+        )  # (N, C, H, W)
+        path = t.out / f'samples_step{t.state.step:06d}.png'
         atomic_write(path, lambda p: save_grid(x, p))
         return path
-    def after_step(self, t:Trainer, r:dict):
+
+    def after_step(self, t: Trainer, r: dict):
         every, step = t.cfg.sample_every, t.state.step
         if every and step % every == 0 and step < t.cfg.steps and t.rank == 0:
             t.log(f'samples: {self.save(t)}')
-    def after_fit(self, t:Trainer):
+
+    def after_fit(self, t: Trainer):
         if t.rank:
             return
         t0 = time.time()
         grid = self.save(t)
         s = t.state
-        t.log(f'done: {s.step} steps in {s.elapsed:.0f} s ({s.skipped} skipped); sampling {t.cfg.n_samples} '
-              f'images took {time.time() - t0:.0f} s')
-        t.log(f'samples: {grid}\nweights: {t.out/"model.safetensors"}\nloss curve: {t.out/"loss.png"}')
+        t.log(
+            f'done: {s.step} steps in {s.elapsed:.0f} s ({s.skipped} skipped); sampling '
+            f'{t.cfg.n_samples} '
+            f'images took {time.time() - t0:.0f} s'
+        )
+        t.log(
+            f'samples: {grid}\nweights: {t.out / "model.safetensors"}\nloss curve: '
+            f'{t.out / "loss.png"}'
+        )
 
 # %% ../nbs/09_train.ipynb #5107eedb
 class Signals(Callback):
-    "SIGTERM (pre-emption) and Ctrl-C stop the loop between steps, with a checkpoint, not kill it mid-write."
+    """SIGTERM (pre-emption) and Ctrl-C stop the loop between steps, with a checkpoint, not kill it
+    mid-write."""
+
     order = 0
-    def before_fit(self, t:Trainer):
+
+    def before_fit(self, t: Trainer):
         self.stop = GracefulStop().__enter__()
-    def wants_stop(self, t:Trainer)->str|None:
+
+    def wants_stop(self, t: Trainer) -> str | None:
         return self.stop.requested
-    def after_loop(self, t:Trainer):
+
+    def after_loop(self, t: Trainer):
         self.stop.__exit__(None, None, None)
 
-def default_callbacks()->list:
-    "The callbacks every run has: signals, NaN guard, metrics, checkpoints, DDP sync check, sample grids."
+
+def default_callbacks() -> list:
+    """The callbacks every run has: signals, NaN guard, metrics, checkpoints, DDP sync check, sample
+    grids."""
     return [Signals(), NanGuard(), MetricsLogger(), Checkpointer(), SyncCheck(), SampleGrids()]
 
 # %% ../nbs/09_train.ipynb #dbbeb1da
-def train(cfg:TrainConfig=None,  # the run's settings; defaults to the digits recipe
-          out='runs/digits',     # run directory
-          resume:bool=False,     # continue the run in `out` from its last checkpoint
-          changed:set=None,      # fields set explicitly (on resume only these may override the saved config)
-          progress:bool=True,    # show a progress bar
-          log=print,             # where messages go
-          stop_after:int=None,   # stop (with a checkpoint) after this many steps in this call
-         )->Path:                # the run directory
-    "Train a DDPM (Algorithm 1), or flow matching for objective 'flow', with checkpoints, EMA, exact resume."
+def train(
+    cfg: TrainConfig = None,  # the run's settings; defaults to the digits recipe
+    out='runs/digits',  # run directory
+    resume: bool = False,  # continue the run in `out` from its last checkpoint
+    # fields set explicitly (on resume only these may override the saved config)
+    changed: set = None,
+    progress: bool = True,  # show a progress bar
+    log=print,  # where messages go
+    stop_after: int = None,  # stop (with a checkpoint) after this many steps in this call
+) -> Path:  # the run directory
+    """Train a DDPM (Algorithm 1), or flow matching for objective 'flow', with checkpoints, EMA,
+    exact resume."""
     trainer = Trainer(cfg, out, resume=resume, changed=changed, progress=progress, log=log)
     try:
         return trainer.fit(stop_after)

@@ -18,28 +18,46 @@ from torch import Tensor, nn
 # %% ../nbs/06_unet.ipynb #138e7bec
 @dataclass
 class UNetConfig:
-    "Hyper-parameters of Ho et al.'s U-Net; JSON-serialisable via `asdict`, rebuilt by `UNetConfig(**d)`."
-    in_channels:int=3             # channels C of the input image x_t
-    out_channels:int|None=None    # channels of the output; None -> in_channels (ε has the shape of x)
-    ch:int=128                    # base width; also the dimension of the sinusoidal embedding (1)
-    ch_mult:tuple=(1, 2, 2, 2)    # width multiplier of each resolution level, highest resolution first
-    num_res_blocks:int=2          # residual blocks per level going down (num_res_blocks + 1 going up)
-    attn_resolutions:tuple=(16,)  # spatial sizes after whose residual blocks self-attention is inserted
-    dropout:float=0.1             # dropout rate before the second conv of every residual block
-    resolution:int=32             # spatial size H = W the model is built for
-    num_groups:int=32             # GroupNorm groups
-    resamp_with_conv:bool=True    # stride-2 conv / nearest+conv (True) or avg-pool / plain nearest (False)
-    num_classes:int=0             # K > 0: class-conditional on labels 0..K-1, with K the null label ∅; 0: unconditional
-    norm_eps:float=1e-6           # GroupNorm's eps: TF's 1e-6 (Ho); diffusers' UNet2DModel defaults to 1e-5
+    """Hyper-parameters of Ho et al.'s U-Net; JSON-serialisable via `asdict`, rebuilt by
+    `UNetConfig(**d)`."""
+
+    in_channels: int = 3  # channels C of the input image x_t
+    out_channels: int | None = (
+        None  # channels of the output; None -> in_channels (ε has the shape of x)
+    )
+    ch: int = 128  # base width; also the dimension of the sinusoidal embedding (1)
+    ch_mult: tuple = (
+        1,
+        2,
+        2,
+        2,
+    )  # width multiplier of each resolution level, highest resolution first
+    num_res_blocks: int = 2  # residual blocks per level going down (num_res_blocks + 1 going up)
+    attn_resolutions: tuple = (
+        16,
+    )  # spatial sizes after whose residual blocks self-attention is inserted
+    dropout: float = 0.1  # dropout rate before the second conv of every residual block
+    resolution: int = 32  # spatial size H = W the model is built for
+    num_groups: int = 32  # GroupNorm groups
+    resamp_with_conv: bool = (
+        True  # stride-2 conv / nearest+conv (True) or avg-pool / plain nearest (False)
+    )
+    num_classes: int = (
+        0  # K > 0: class-conditional on labels 0..K-1, with K the null label ∅; 0: unconditional
+    )
+    norm_eps: float = (
+        1e-6  # GroupNorm's eps: TF's 1e-6 (Ho); diffusers' UNet2DModel defaults to 1e-5
+    )
 
     def __post_init__(self):
         # JSON round trips turn tuples into lists; normalise so that a reloaded config compares equal
         self.ch_mult, self.attn_resolutions = tuple(self.ch_mult), tuple(self.attn_resolutions)
-        if self.out_channels is None: self.out_channels = self.in_channels
+        if self.out_channels is None:
+            self.out_channels = self.in_channels
         _check_config(self)
 
 # %% ../nbs/06_unet.ipynb #7f6875d9
-def _check_config(c:UNetConfig):
+def _check_config(c: UNetConfig):
     "Raise a ValueError naming the first inconsistent hyper-parameter of `c`."
     for name in ('in_channels', 'out_channels', 'ch', 'num_res_blocks', 'resolution', 'num_groups'):
         v = getattr(c, name)
@@ -48,77 +66,117 @@ def _check_config(c:UNetConfig):
     if not c.ch_mult or not all(isinstance(m, int) and m >= 1 for m in c.ch_mult):
         raise ValueError(f"ch_mult must be a non-empty tuple of positive ints, got {c.ch_mult!r}")
     if isinstance(c.num_classes, bool) or not isinstance(c.num_classes, int) or c.num_classes < 0:
-        raise ValueError(f"num_classes must be an int >= 0 (0: unconditional), got {c.num_classes!r}")
-    if isinstance(c.norm_eps, bool) or not isinstance(c.norm_eps, (int, float)) or not c.norm_eps > 0:
+        raise ValueError(
+            f"num_classes must be an int >= 0 (0: unconditional), got {c.num_classes!r}"
+        )
+    if (
+        isinstance(c.norm_eps, bool)
+        or not isinstance(c.norm_eps, (int, float))
+        or not c.norm_eps > 0
+    ):
         raise ValueError(f"norm_eps must be a positive number, got {c.norm_eps!r}")
-    if not 0 <= c.dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {c.dropout!r}")
-    if c.ch < 4: raise ValueError(f"ch must be >= 4 (the timestep embedding needs >= 2 frequencies), got {c.ch}")
+    if not 0 <= c.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {c.dropout!r}")
+    if c.ch < 4:
+        raise ValueError(
+            f"ch must be >= 4 (the timestep embedding needs >= 2 frequencies), got {c.ch}"
+        )
     bad = [c.ch * m for m in (1, *c.ch_mult) if c.ch * m % c.num_groups]
-    if bad: raise ValueError(f"GroupNorm needs every width divisible by num_groups={c.num_groups}, "
-                             f"but widths {bad} are not; change ch, ch_mult or num_groups")
+    if bad:
+        raise ValueError(
+            f"GroupNorm needs every width divisible by num_groups={c.num_groups}, "
+            f"but widths {bad} are not; change ch, ch_mult or num_groups"
+        )
     f = 2 ** (len(c.ch_mult) - 1)
-    if c.resolution % f: raise ValueError(f"resolution={c.resolution} must be divisible by 2**(len(ch_mult)-1) = {f} "
-                                          f"(one halving per level after the first); pad the images or drop a level")
+    if c.resolution % f:
+        raise ValueError(
+            f"resolution={c.resolution} must be divisible by 2**(len(ch_mult)-1) = {f} "
+            f"(one halving per level after the first); pad the images or drop a level"
+        )
     sizes = [c.resolution // 2**i for i in range(len(c.ch_mult))]
     if any(r not in sizes for r in c.attn_resolutions):
-        raise ValueError(f"attn_resolutions={c.attn_resolutions} must be among the level sizes {sizes}")
+        raise ValueError(
+            f"attn_resolutions={c.attn_resolutions} must be among the level sizes {sizes}"
+        )
 
 # %% ../nbs/06_unet.ipynb #25562d12
-def timestep_embedding(t:Tensor, # 0-based steps (B,), integer or float
-                       dim:int,  # embedding size d (`ch` in the U-Net)
-                      )->Tensor: # (B, dim) float32
-    "Sinusoidal embedding (1) of steps `t`, sines then cosines, as in Ho's `get_timestep_embedding`."
-    if t.ndim != 1: raise ValueError(f"t must have shape (B,), got {tuple(t.shape)}")
-    if dim < 4: raise ValueError(f"dim must be >= 4 so that (1) has h - 1 >= 1, got {dim}")
+def timestep_embedding(
+    t: Tensor,  # 0-based steps (B,), integer or float
+    dim: int,  # embedding size d (`ch` in the U-Net)
+) -> Tensor:  # (B, dim) float32
+    """Sinusoidal embedding (1) of steps `t`, sines then cosines, as in Ho's
+    `get_timestep_embedding`."""
+    if t.ndim != 1:
+        raise ValueError(f"t must have shape (B,), got {tuple(t.shape)}")
+    if dim < 4:
+        raise ValueError(f"dim must be >= 4 so that (1) has h - 1 >= 1, got {dim}")
     h = dim // 2
-    omega = torch.exp(-math.log(10000) * torch.arange(h, dtype=torch.float32, device=t.device) / (h - 1))  # (h,)
-    arg = t.float()[:, None] * omega[None]                                                                   # (B, h)
-    e = torch.cat([arg.sin(), arg.cos()], dim=1)                                                             # (B, 2h)
+    omega = torch.exp(
+        -math.log(10000) * torch.arange(h, dtype=torch.float32, device=t.device) / (h - 1)
+    )  # (h,)
+    arg = t.float()[:, None] * omega[None]  # (B, h)
+    e = torch.cat([arg.sin(), arg.cos()], dim=1)  # (B, 2h)
     return F.pad(e, (0, 1)) if dim % 2 else e  # odd dim: a zero column, as Ho does
 
 # %% ../nbs/06_unet.ipynb #9f3d0fb2
-def _init_(m:nn.Module, init_scale:float=1.)->nn.Module:
+def _init_(m: nn.Module, init_scale: float = 1.0) -> nn.Module:
     "Ho's `default_init`: fan-avg uniform weights with variance scaled by `init_scale`, zero bias."
     # init_scale=0 closes residual branches and the output conv: every block then starts as its shortcut and the
     # whole net as the zero map. Signals and gradients pass a deep stack of identities undamped, and ε̂ = 0 is a
     # sane start (loss E||ε||² = 1 per pixel) that a random output layer would only make worse.
-    if init_scale == 0: nn.init.zeros_(m.weight)
-    else: nn.init.xavier_uniform_(m.weight, gain=math.sqrt(init_scale))
+    if init_scale == 0:
+        nn.init.zeros_(m.weight)
+    else:
+        nn.init.xavier_uniform_(m.weight, gain=math.sqrt(init_scale))
     nn.init.zeros_(m.bias)
     return m
 
-def _conv(in_ch, out_ch, k=3, stride=1, padding=None, init_scale=1.)->nn.Conv2d:
-    "k×k conv, 'same' padding by default, with Ho's initialisation."
-    return _init_(nn.Conv2d(in_ch, out_ch, k, stride, k // 2 if padding is None else padding), init_scale)
 
-def _linear(in_f, out_f, init_scale=1.)->nn.Linear: return _init_(nn.Linear(in_f, out_f), init_scale)
+def _conv(in_ch, out_ch, k=3, stride=1, padding=None, init_scale=1.0) -> nn.Conv2d:
+    "k×k conv, 'same' padding by default, with Ho's initialisation."
+    return _init_(
+        nn.Conv2d(in_ch, out_ch, k, stride, k // 2 if padding is None else padding), init_scale
+    )
+
+
+def _linear(in_f, out_f, init_scale=1.0) -> nn.Linear:
+    return _init_(nn.Linear(in_f, out_f), init_scale)
+
 
 # TF's group_norm uses eps=1e-6 (PyTorch's and diffusers' default is 1e-5)
-def _group_norm(num_groups, ch, eps=1e-6)->nn.GroupNorm: return nn.GroupNorm(num_groups, ch, eps=eps)
+def _group_norm(num_groups, ch, eps=1e-6) -> nn.GroupNorm:
+    return nn.GroupNorm(num_groups, ch, eps=eps)
 
 # %% ../nbs/06_unet.ipynb #eb80fc9a
 class ResnetBlock(nn.Module):
-    "Wide-ResNet block (2): GroupNorm-swish-conv twice, timestep embedding added after the first conv."
-    def __init__(self,
-                 in_ch:int,                 # channels of the input x
-                 out_ch:int,                # channels of the output
-                 temb_ch:int,               # width of the timestep feature τ (4 * ch in the U-Net)
-                 dropout:float=0.,          # dropout rate before the second conv
-                 num_groups:int=32,         # GroupNorm groups
-                 conv_shortcut:bool=False,  # 3x3 instead of 1x1 conv on the shortcut when channels change
-                 norm_eps:float=1e-6,       # GroupNorm's eps
-                ):
+    """Wide-ResNet block (2): GroupNorm-swish-conv twice, timestep embedding added after the first
+    conv."""
+
+    def __init__(
+        self,
+        in_ch: int,  # channels of the input x
+        out_ch: int,  # channels of the output
+        temb_ch: int,  # width of the timestep feature τ (4 * ch in the U-Net)
+        dropout: float = 0.0,  # dropout rate before the second conv
+        num_groups: int = 32,  # GroupNorm groups
+        conv_shortcut: bool = False,  # 3x3 instead of 1x1 conv on the shortcut when channels change
+        norm_eps: float = 1e-6,  # GroupNorm's eps
+    ):
         super().__init__()
         self.norm1, self.conv1 = _group_norm(num_groups, in_ch, norm_eps), _conv(in_ch, out_ch)
         self.temb_proj = _linear(temb_ch, out_ch)
         self.norm2, self.dropout = _group_norm(num_groups, out_ch, norm_eps), nn.Dropout(dropout)
-        self.conv2 = _conv(out_ch, out_ch, init_scale=0.)  # zero: the block starts as its shortcut S
-        if in_ch == out_ch: self.shortcut = nn.Identity()
-        else: self.shortcut = _conv(in_ch, out_ch, 3 if conv_shortcut else 1)
+        self.conv2 = _conv(
+            out_ch, out_ch, init_scale=0.0
+        )  # zero: the block starts as its shortcut S
+        if in_ch == out_ch:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = _conv(in_ch, out_ch, 3 if conv_shortcut else 1)
 
-    def forward(self, x:Tensor, temb:Tensor)->Tensor:
+    def forward(self, x: Tensor, temb: Tensor) -> Tensor:
         "x (B, in_ch, H, W) and τ (B, temb_ch) -> (B, out_ch, H, W)."
-        h = self.conv1(F.silu(self.norm1(x)))                   # (B, out_ch, H, W)
+        h = self.conv1(F.silu(self.norm1(x)))  # (B, out_ch, H, W)
         h = h + self.temb_proj(F.silu(temb))[:, :, None, None]  # (2): a per-channel shift set by t
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.shortcut(x) + h
@@ -126,84 +184,113 @@ class ResnetBlock(nn.Module):
 # %% ../nbs/06_unet.ipynb #607fa276
 class AttnBlock(nn.Module):
     "Single-head self-attention over the H*W positions with a residual connection (3)."
-    def __init__(self,
-                 ch:int,            # channels C (also the head width)
-                 num_groups:int=32, # GroupNorm groups
-                 norm_eps:float=1e-6, # GroupNorm's eps
-                ):
+
+    def __init__(
+        self,
+        ch: int,  # channels C (also the head width)
+        num_groups: int = 32,  # GroupNorm groups
+        norm_eps: float = 1e-6,  # GroupNorm's eps
+    ):
         super().__init__()
         self.norm = _group_norm(num_groups, ch, norm_eps)
         self.q, self.k, self.v = _conv(ch, ch, 1), _conv(ch, ch, 1), _conv(ch, ch, 1)
-        self.proj_out = _conv(ch, ch, 1, init_scale=0.)  # zero: the block starts as the identity
+        self.proj_out = _conv(ch, ch, 1, init_scale=0.0)  # zero: the block starts as the identity
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         "(B, C, H, W) -> (B, C, H, W)."
         B, C, H, W = x.shape
         h = self.norm(x)
         # (B, 1, HW, C): one head whose tokens are pixels; reshape, not view, so channels_last input works too
         q, k, v = (m(h).reshape(B, 1, C, H * W).transpose(-1, -2) for m in (self.q, self.k, self.v))
-        h = F.scaled_dot_product_attention(q, k, v)   # softmax(q k^T / sqrt(C)) v, (3)
+        h = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(C)) v, (3)
         return x + self.proj_out(h.transpose(-1, -2).reshape(B, C, H, W))
 
 # %% ../nbs/06_unet.ipynb #e61f6f51
 class Downsample(nn.Module):
     "Halve H and W: stride-2 3x3 conv with TF 'SAME' padding, or 2x2 average pooling."
-    def __init__(self, ch:int, with_conv:bool=True):
+
+    def __init__(self, ch: int, with_conv: bool = True):
         super().__init__()
         self.conv = _conv(ch, ch, 3, stride=2, padding=0) if with_conv else None
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         "(B, C, H, W) -> (B, C, H/2, W/2)."
-        if self.conv is None: return F.avg_pool2d(x, 2)
+        if self.conv is None:
+            return F.avg_pool2d(x, 2)
         return self.conv(F.pad(x, (0, 1, 0, 1)))  # TF 'SAME' on an even size: 0 before, 1 after
+
 
 class Upsample(nn.Module):
     "Double H and W: nearest-neighbour, then a 3x3 conv."
-    def __init__(self, ch:int, with_conv:bool=True):
+
+    def __init__(self, ch: int, with_conv: bool = True):
         super().__init__()
         self.conv = _conv(ch, ch, 3) if with_conv else None
 
-    def forward(self, x:Tensor)->Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         "(B, C, H, W) -> (B, C, 2H, 2W)."
         x = F.interpolate(x, scale_factor=2.0, mode='nearest')
         return x if self.conv is None else self.conv(x)
 
 # %% ../nbs/06_unet.ipynb #f49fc076
-def _res_block(cfg, in_ch, out_ch)->nn.Module:
-    return ResnetBlock(in_ch, out_ch, 4 * cfg.ch, cfg.dropout, cfg.num_groups, norm_eps=cfg.norm_eps)
+def _res_block(cfg, in_ch, out_ch) -> nn.Module:
+    return ResnetBlock(
+        in_ch, out_ch, 4 * cfg.ch, cfg.dropout, cfg.num_groups, norm_eps=cfg.norm_eps
+    )
 
-def _attn_at(cfg, ch, res)->nn.Module:
+
+def _attn_at(cfg, ch, res) -> nn.Module:
     "Attention if `res` is one of cfg's attention sizes, else a no-op."
-    return AttnBlock(ch, cfg.num_groups, cfg.norm_eps) if res in cfg.attn_resolutions else nn.Identity()
+    return (
+        AttnBlock(ch, cfg.num_groups, cfg.norm_eps)
+        if res in cfg.attn_resolutions
+        else nn.Identity()
+    )
 
-def _level(blocks, attns, resample)->nn.Module:
-    "One resolution level: residual blocks, the attention (or Identity) after each, a resampler or None."
+
+def _level(blocks, attns, resample) -> nn.Module:
+    """One resolution level: residual blocks, the attention (or Identity) after each, a resampler or
+    None."""
     m = nn.Module()
     m.block, m.attn, m.resample = nn.ModuleList(blocks), nn.ModuleList(attns), resample
     return m
 
 # %% ../nbs/06_unet.ipynb #67716b35
-def _down_path(cfg:UNetConfig)->tuple:
+def _down_path(cfg: UNetConfig) -> tuple:
     "Levels of the contracting path, and the channels of every tensor it pushes on the skip stack."
-    levels, skips, c, res = nn.ModuleList(), [cfg.ch], cfg.ch, cfg.resolution  # skips[0]: conv_in's output
+    levels, skips, c, res = (
+        nn.ModuleList(),
+        [cfg.ch],
+        cfg.ch,
+        cfg.resolution,
+    )  # skips[0]: conv_in's output
     for i, mult in enumerate(cfg.ch_mult):
         blocks, attns = [], []
         for _ in range(cfg.num_res_blocks):
-            blocks.append(_res_block(cfg, c, cfg.ch * mult)); c = cfg.ch * mult
-            attns.append(_attn_at(cfg, c, res)); skips.append(c)
+            blocks.append(_res_block(cfg, c, cfg.ch * mult))
+            c = cfg.ch * mult
+            attns.append(_attn_at(cfg, c, res))
+            skips.append(c)
         last = i == len(cfg.ch_mult) - 1
         levels.append(_level(blocks, attns, None if last else Downsample(c, cfg.resamp_with_conv)))
-        if not last: skips.append(c); res //= 2
+        if not last:
+            skips.append(c)
+            res //= 2
     return levels, skips
 
-def _up_path(cfg:UNetConfig, skips:list)->nn.ModuleList:
-    "Levels of the expanding path, indexed like the down path (up[i] works at size resolution / 2**i)."
+
+def _up_path(cfg: UNetConfig, skips: list) -> nn.ModuleList:
+    """Levels of the expanding path, indexed like the down path (up[i] works at size resolution /
+    2**i)."""
     skips, c, L = list(skips), cfg.ch * cfg.ch_mult[-1], len(cfg.ch_mult)
     levels, res = [None] * L, cfg.resolution // 2 ** (L - 1)
     for i in reversed(range(L)):
         blocks, attns = [], []
-        for _ in range(cfg.num_res_blocks + 1):  # one more than going down: consumes the downsample's skip too
-            blocks.append(_res_block(cfg, c + skips.pop(), cfg.ch * cfg.ch_mult[i])); c = cfg.ch * cfg.ch_mult[i]
+        for _ in range(
+            cfg.num_res_blocks + 1
+        ):  # one more than going down: consumes the downsample's skip too
+            blocks.append(_res_block(cfg, c + skips.pop(), cfg.ch * cfg.ch_mult[i]))
+            c = cfg.ch * cfg.ch_mult[i]
             attns.append(_attn_at(cfg, c, res))
         levels[i] = _level(blocks, attns, Upsample(c, cfg.resamp_with_conv) if i else None)
         res *= 2
@@ -212,123 +299,214 @@ def _up_path(cfg:UNetConfig, skips:list)->nn.ModuleList:
 
 # %% ../nbs/06_unet.ipynb #8a7e9f75
 class UNet(nn.Module):
-    "Ho et al.'s U-Net ε_θ: (x_t (B, C, H, W), 0-based t (B,)[, labels y (B,)]) -> (B, out_channels, H, W)."
-    def __init__(self, cfg:UNetConfig): # the full architecture; `asdict(cfg)` is enough to rebuild it
+    """Ho et al.'s U-Net ε_θ: (x_t (B, C, H, W), 0-based t (B,)[, labels y (B,)]) -> (B,
+    out_channels, H, W)."""
+
+    def __init__(
+        self, cfg: UNetConfig
+    ):  # the full architecture; `asdict(cfg)` is enough to rebuild it
         super().__init__()
         if not isinstance(cfg, UNetConfig):
-            raise TypeError(f"UNet takes a UNetConfig (e.g. unet_preset('cifar10') or UNetConfig(**d)), "
-                            f"got {type(cfg).__name__}")
+            raise TypeError(
+                f"UNet takes a UNetConfig (e.g. unet_preset('cifar10') or UNetConfig(**d)), "
+                f"got {type(cfg).__name__}"
+            )
         self.cfg, ch = cfg, cfg.ch
         self.temb = nn.Module()  # (1) -> Dense(4ch) -> swish -> Dense(4ch)
         self.temb.dense0, self.temb.dense1 = _linear(ch, 4 * ch), _linear(4 * ch, 4 * ch)
-        if cfg.num_classes:  # (4): one learned vector per label, K + 1 rows, the last for the null label ∅
+        if (
+            cfg.num_classes
+        ):  # (4): one learned vector per label, K + 1 rows, the last for the null label ∅
             self.class_emb = nn.Embedding(cfg.num_classes + 1, 4 * ch)
         self.conv_in = _conv(cfg.in_channels, ch)
         self.down, skips = _down_path(cfg)
         c = skips[-1]
         self.mid = nn.Module()
-        self.mid.block_1, self.mid.attn_1 = _res_block(cfg, c, c), AttnBlock(c, cfg.num_groups, cfg.norm_eps)
+        self.mid.block_1, self.mid.attn_1 = (
+            _res_block(cfg, c, c),
+            AttnBlock(c, cfg.num_groups, cfg.norm_eps),
+        )
         self.mid.block_2 = _res_block(cfg, c, c)
         self.up = _up_path(cfg, skips)
         c = ch * cfg.ch_mult[0]
         self.norm_out = _group_norm(cfg.num_groups, c, cfg.norm_eps)
-        self.conv_out = _conv(c, cfg.out_channels, init_scale=0.)  # zero: the untrained net predicts ε̂ = 0
+        self.conv_out = _conv(
+            c, cfg.out_channels, init_scale=0.0
+        )  # zero: the untrained net predicts ε̂ = 0
 
 # %% ../nbs/06_unet.ipynb #07010af3
-def _steps(cfg:UNetConfig, x:Tensor, t)->Tensor:
+def _steps(cfg: UNetConfig, x: Tensor, t) -> Tensor:
     "Check x against cfg; return t as a (B,) tensor on x's device (an int or 0-dim t is broadcast)."
     if not isinstance(x, Tensor) or x.ndim != 4:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"x must be a (B, C, H, W) tensor, got {got}")
     B, C, H, W = x.shape
     if C != cfg.in_channels:
-        raise ValueError(f"x has {C} channels but the model was built with in_channels={cfg.in_channels}")
+        raise ValueError(
+            f"x has {C} channels but the model was built with in_channels={cfg.in_channels}"
+        )
     f = 2 ** (len(cfg.ch_mult) - 1)
     if H % f or W % f:
-        raise ValueError(f"x is {H}x{W}, but its height and width must be divisible by 2**(len(ch_mult)-1) = {f} "
-                         f"so that down- and up-sampled skips line up; pad or crop the images")
+        raise ValueError(
+            f"x is {H}x{W}, but its height and width must be divisible by 2**(len(ch_mult)-1) = "
+            f"{f} "
+            f"so that down- and up-sampled skips line up; pad or crop the images"
+        )
     t = torch.as_tensor(t, device=x.device)
-    if t.ndim == 0: t = t.expand(B)
+    if t.ndim == 0:
+        t = t.expand(B)
     if t.shape != (B,):
-        raise ValueError(f"t must be an int, a 0-dim tensor or shape ({B},) to match x, got {tuple(t.shape)}")
+        raise ValueError(
+            f"t must be an int, a 0-dim tensor or shape ({B},) to match x, got {tuple(t.shape)}"
+        )
     return t
 
-def class_labels(cfg:UNetConfig, # the model's config: its num_classes K
-                 y,              # labels (B,) in 0..K (K: the null label ∅), one int for the batch, or None
-                 B:int,          # batch size
-                 device,         # where the labels go
-                )->Tensor:       # (B,) long on `device`, or None for an unconditional model
-    "Check class labels against cfg; an absent label on a conditional model is the null label ∅ = K."
+
+def class_labels(
+    cfg: UNetConfig,  # the model's config: its num_classes K
+    y,  # labels (B,) in 0..K (K: the null label ∅), one int for the batch, or None
+    B: int,  # batch size
+    device,  # where the labels go
+) -> Tensor:  # (B,) long on `device`, or None for an unconditional model
+    """Check class labels against cfg; an absent label on a conditional model is the null label ∅ =
+    K."""
     K = cfg.num_classes
     if not K:
-        if y is not None: raise ValueError('labels given, but the model is unconditional (num_classes=0)')
+        if y is not None:
+            raise ValueError('labels given, but the model is unconditional (num_classes=0)')
         return None
-    if y is None: return torch.full((B,), K, dtype=torch.long, device=device)
+    if y is None:
+        return torch.full((B,), K, dtype=torch.long, device=device)
     y = torch.as_tensor(y, device=device)
-    if y.is_floating_point() or y.dtype == torch.bool: raise ValueError(f'labels must be integers, got {y.dtype}')
-    if y.ndim == 0: y = y.expand(B)
-    if y.shape != (B,): raise ValueError(f'labels must be an int or shape ({B},) to match x, got {tuple(y.shape)}')
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise ValueError(f'labels must be integers, got {y.dtype}')
+    if y.ndim == 0:
+        y = y.expand(B)
+    if y.shape != (B,):
+        raise ValueError(f'labels must be an int or shape ({B},) to match x, got {tuple(y.shape)}')
     if y.numel() and not 0 <= int(y.min()) <= int(y.max()) <= K:
-        raise ValueError(f'labels must lie in 0..{K - 1}, or be {K} for the null label; got {y.tolist()}')
+        raise ValueError(
+            f'labels must lie in 0..{K - 1}, or be {K} for the null label; got {y.tolist()}'
+        )
     return y.long()
 
+
 @patch
-def forward(self:UNet,
-            x:Tensor,    # x_t, (B, in_channels, H, W); H and W divisible by 2**(len(ch_mult)-1)
-            t:Tensor|int, # 0-based steps (B,), or one int / 0-dim tensor for the whole batch
-            y:Tensor=None,# class labels (B,) in 0..K-1, K = num_classes for ∅; None: ∅ (only for num_classes > 0)
-           )->Tensor:    # ε̂, (B, out_channels, H, W)
-    "Predict the noise in x_t at steps t, given label y if conditional (the net knows nothing about the schedule)."
+def forward(
+    self: UNet,
+    x: Tensor,  # x_t, (B, in_channels, H, W); H and W divisible by 2**(len(ch_mult)-1)
+    t: Tensor | int,  # 0-based steps (B,), or one int / 0-dim tensor for the whole batch
+    # class labels (B,) in 0..K-1, K = num_classes for ∅; None: ∅ (only for num_classes > 0)
+    y: Tensor = None,
+) -> Tensor:  # ε̂, (B, out_channels, H, W)
+    """Predict the noise in x_t at steps t, given label y if conditional (the net knows nothing
+    about the schedule)."""
     t = _steps(self.cfg, x, t)
     y = class_labels(self.cfg, y, len(t), x.device)
-    temb = self.temb.dense1(F.silu(self.temb.dense0(timestep_embedding(t, self.cfg.ch))))  # τ, (B, 4ch)
-    if y is not None: temb = temb + self.class_emb(y)                                       # (4)
-    hs = [self.conv_in(x)]                                                                  # the skip stack
+    temb = self.temb.dense1(
+        F.silu(self.temb.dense0(timestep_embedding(t, self.cfg.ch)))
+    )  # τ, (B, 4ch)
+    if y is not None:
+        temb = temb + self.class_emb(y)  # (4)
+    hs = [self.conv_in(x)]  # the skip stack
     for lvl in self.down:
-        for block, attn in zip(lvl.block, lvl.attn): hs.append(attn(block(hs[-1], temb)))
-        if lvl.resample is not None: hs.append(lvl.resample(hs[-1]))
+        for block, attn in zip(lvl.block, lvl.attn):
+            hs.append(attn(block(hs[-1], temb)))
+        if lvl.resample is not None:
+            hs.append(lvl.resample(hs[-1]))
     h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(hs[-1], temb)), temb)
     for lvl in reversed(self.up):
-        for block, attn in zip(lvl.block, lvl.attn): h = attn(block(torch.cat([h, hs.pop()], dim=1), temb))
-        if lvl.resample is not None: h = lvl.resample(h)
+        for block, attn in zip(lvl.block, lvl.attn):
+            h = attn(block(torch.cat([h, hs.pop()], dim=1), temb))
+        if lvl.resample is not None:
+            h = lvl.resample(h)
     return self.conv_out(F.silu(self.norm_out(h)))  # (B, out_channels, H, W)
 
 # %% ../nbs/06_unet.ipynb #11f0f092
 UNET_PRESETS = dict(  # name -> UNetConfig fields
-    cifar10=dict(in_channels=3, ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,),
-                 dropout=0.1, resolution=32),
-    celebahq256=dict(in_channels=3, ch=128, ch_mult=(1, 1, 2, 2, 4, 4), num_res_blocks=2, attn_resolutions=(16,),
-                     dropout=0.0, resolution=256),
-    lsun256=dict(in_channels=3, ch=128, ch_mult=(1, 1, 2, 2, 4, 4), num_res_blocks=2, attn_resolutions=(16,),
-                 dropout=0.0, resolution=256),
-    mnist=dict(in_channels=1, ch=64, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(14,),
-               dropout=0.1, resolution=28),
-    digits=dict(in_channels=1, ch=16, ch_mult=(1, 2, 2), num_res_blocks=2, attn_resolutions=(8,),
-                dropout=0.0, resolution=16, num_groups=8),
+    cifar10=dict(
+        in_channels=3,
+        ch=128,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=2,
+        attn_resolutions=(16,),
+        dropout=0.1,
+        resolution=32,
+    ),
+    celebahq256=dict(
+        in_channels=3,
+        ch=128,
+        ch_mult=(1, 1, 2, 2, 4, 4),
+        num_res_blocks=2,
+        attn_resolutions=(16,),
+        dropout=0.0,
+        resolution=256,
+    ),
+    lsun256=dict(
+        in_channels=3,
+        ch=128,
+        ch_mult=(1, 1, 2, 2, 4, 4),
+        num_res_blocks=2,
+        attn_resolutions=(16,),
+        dropout=0.0,
+        resolution=256,
+    ),
+    mnist=dict(
+        in_channels=1,
+        ch=64,
+        ch_mult=(1, 2, 2),
+        num_res_blocks=2,
+        attn_resolutions=(14,),
+        dropout=0.1,
+        resolution=28,
+    ),
+    digits=dict(
+        in_channels=1,
+        ch=16,
+        ch_mult=(1, 2, 2),
+        num_res_blocks=2,
+        attn_resolutions=(8,),
+        dropout=0.0,
+        resolution=16,
+        num_groups=8,
+    ),
 )
 
-def unet_preset(name:str,   # one of UNET_PRESETS: cifar10, celebahq256, lsun256, mnist, digits
-                **overrides # UNetConfig fields to change, e.g. dropout=0.
-               )->UNetConfig:
+
+def unet_preset(
+    name: str,  # one of UNET_PRESETS: cifar10, celebahq256, lsun256, mnist, digits
+    **overrides,  # UNetConfig fields to change, e.g. dropout=0.
+) -> UNetConfig:
     "Config of a named model, with optional field overrides."
     if name not in UNET_PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid names: {', '.join(UNET_PRESETS)}")
     bad = set(overrides) - {f.name for f in fields(UNetConfig)}
-    if bad: raise TypeError(f"unknown UNetConfig field(s) {sorted(bad)}; "
-                            f"valid: {[f.name for f in fields(UNetConfig)]}")
+    if bad:
+        raise TypeError(
+            f"unknown UNetConfig field(s) {sorted(bad)}; "
+            f"valid: {[f.name for f in fields(UNetConfig)]}"
+        )
     cfg = {**UNET_PRESETS[name], **overrides}
-    if 'attn_resolutions' not in overrides: cfg['attn_resolutions'] = _fit_attention(UNET_PRESETS[name], cfg)
+    if 'attn_resolutions' not in overrides:
+        cfg['attn_resolutions'] = _fit_attention(UNET_PRESETS[name], cfg)
     return UNetConfig(**cfg)
 
-def _fit_attention(preset:dict, cfg:dict)->tuple:
-    "The preset's attention resolutions at cfg's size: kept where still a level size, else moved to the same level."
+
+def _fit_attention(preset: dict, cfg: dict) -> tuple:
+    """The preset's attention resolutions at cfg's size: kept where still a level size, else moved
+    to the same level."""
     levels = lambda c: [c['resolution'] // 2**i for i in range(len(c['ch_mult']))]
     old, new = levels(preset), levels(cfg)
-    fit = [r if r in new or r not in old or old.index(r) >= len(new) else new[old.index(r)] for r in preset['attn_resolutions']]
-    return tuple(dict.fromkeys(fit))      # invalid leftovers are left for UNetConfig's check to name
+    fit = [
+        r if r in new or r not in old or old.index(r) >= len(new) else new[old.index(r)]
+        for r in preset['attn_resolutions']
+    ]
+    return tuple(dict.fromkeys(fit))  # invalid leftovers are left for UNetConfig's check to name
 
-def count_params(model:nn.Module,          # any module, also one built on the meta device
-                 trainable_only:bool=False # count only parameters with requires_grad
-                )->int:
+
+def count_params(
+    model: nn.Module,  # any module, also one built on the meta device
+    trainable_only: bool = False,  # count only parameters with requires_grad
+) -> int:
     "Number of scalar parameters (reads shapes only, so meta-device models work)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
