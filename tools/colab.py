@@ -48,14 +48,26 @@ def badge_source(name, cfg=None) -> str:
 def install_source(cfg=None) -> str:
     # from GitHub, not PyPI: the notebook opened is main's, so the package must be main's too
     cfg = cfg or _settings()
+    # as `ruff format` leaves it (tests/test_style.py formats every cell)
     return ('#| hide\n'
             "# Only on Colab: install the package this notebook uses (elsewhere it is installed already).\n"
             'import sys\n'
+            '\n'
             "if 'google.colab' in sys.modules:\n"
             '    import subprocess\n'
-            f"    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'git+{cfg['git_url']}'], check=True)\n"
-            "    import torch; print('GPU:', torch.cuda.get_device_name() if torch.cuda.is_available() else\n"
-            "                        'none (Runtime > Change runtime type > GPU makes the long cells faster)')")
+            '\n'
+            '    subprocess.run(\n'
+            f"        [sys.executable, '-m', 'pip', 'install', '-q', 'git+{cfg['git_url']}'],\n"
+            '        check=True,\n'
+            '    )\n'
+            '    import torch\n'
+            '\n'
+            '    print(\n'
+            "        'GPU:',\n"
+            '        torch.cuda.get_device_name()\n'
+            '        if torch.cuda.is_available()\n'
+            "        else 'none (Runtime > Change runtime type > GPU makes the long cells faster)',\n"
+            '    )')
 
 
 def _src(c): return c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
