@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from fastcore.docments import docments
 
-from .files import CheckpointError, atomic_write, probe_writable
+from .files import CheckpointError, atomic_write, check_output_path
 from .config import TrainConfig, recipe, resolve_device, setting, flag
 from .objective import OBJECTIVES, RUN_SAMPLERS, run_sampler, sample_run
 from .checkpoint import load_run
@@ -244,18 +244,6 @@ def config_from_argv(argv: list) -> TrainConfig:
     return _train_config(a['dataset'], _given({k: v for k, v in a.items() if k not in own}))
 
 # %% ../nbs/10_cli.ipynb #dd039813
-def _check_out(out: Path):
-    """ValueError unless `out` is a .png or .npy path in a writable directory (checked before any
-    sampling)."""
-    if out.suffix.lower() not in ('.png', '.npy'):
-        raise ValueError(f'--out must end in .png or .npy, got {out.name!r}')
-    if not out.parent.exists():
-        raise ValueError(f'--out: directory {out.parent} does not exist')
-    probe_writable(
-        out, then='nothing was sampled'
-    )  # read-only, no permission: said now, not after the sampling
-
-
 def _write_samples(x, out: Path):
     "A .png grid, or a float32 .npy array (N, C, H, W) in [0, 1]; written atomically."
     if out.suffix.lower() == '.npy':
@@ -488,7 +476,7 @@ def ddpm_sample(a: SampleArgs) -> Path:
     dev = resolve_device(a.device)
     model, diffusion, cfg = load_run(a.run, device=dev)  # fails fast on a missing or corrupt run
     out = Path(a.out) if a.out else Path(a.run) / 'samples.png'
-    _check_out(out)
+    check_output_path(out, ('.png', '.npy'), 'nothing was sampled')
     C, S = model.cfg.in_channels, model.cfg.resolution
     sampler = a.sampler
     if mode and sampler is None and cfg.objective == 'ddpm':

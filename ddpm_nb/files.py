@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['WRITE_REASONS', 'LOCK_FILE', 'TEMP_FILE', 'os_errno', 'WriteError', 'writing', 'CheckpointError', 'atomic_write',
-           'append_line', 'probe_writable', 'RunInUseError', 'RunLock', 'pid_alive', 'remove_stale_temp_files']
+           'append_line', 'probe_writable', 'check_output_path', 'RunInUseError', 'RunLock', 'pid_alive',
+           'remove_stale_temp_files']
 
 # %% ../nbs/09a_files.ipynb #f4f963a6
 import os
@@ -139,6 +140,20 @@ def probe_writable(path, then: str = ''):
             raise NotADirectoryError(errno.ENOTDIR, 'not a folder', str(folder))
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         os.unlink(tmp)
+
+
+def check_output_path(
+    out: Path,  # the file a command will write
+    suffixes: tuple,  # the endings it may have, e.g. ('.png', '.npy')
+    then: str,  # what the message says happened, e.g. 'nothing was sampled'
+):
+    "ValueError (or WriteError) unless `out` has one of `suffixes` and its folder exists and is writable."
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f'--out must end in {" or ".join(suffixes)}, got {out.name!r}')
+    if not out.parent.exists():
+        raise ValueError(f'--out: directory {out.parent} does not exist')
+    # read-only, no permission: said now, not after the long work
+    probe_writable(out, then=then)
 
 # %% ../nbs/09a_files.ipynb #9a4d0007
 LOCK_FILE = '.lock'
