@@ -6,6 +6,8 @@
 __all__ = ['alpha_bar', 'ddim_sigma', 'ddim_posterior', 'ddim_invert_step', 'check_data', 'DDIMInversionChain', 'ddim_invert']
 
 # %% ../nbs/15_ddim.ipynb #d1a0c003
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 from .diffusion import Diffusion, PREDS, Chain
@@ -147,7 +149,7 @@ def ddim_invert(
 ) -> Tensor | tuple:  # x_T (N, ...), on the device
     """Encode x_0 into x_T with the deterministic DDIM map run towards noise (eq. 5); DDIM with
     eta=0, clip=False decodes it."""
-    spec = sampling_spec('ddim', **options)
+    spec = replace(sampling_spec('ddim', **options), clip=False)  # x_T is not an image
     check_data(x0)
     if spec.pred not in PREDS:
         raise ValueError(f'unknown pred {spec.pred!r}; choose one of {", ".join(PREDS)}')

@@ -147,7 +147,8 @@ def check_output_path(
     suffixes: tuple,  # the endings it may have, e.g. ('.png', '.npy')
     then: str,  # what the message says happened, e.g. 'nothing was sampled'
 ):
-    "ValueError (or WriteError) unless `out` has one of `suffixes` and its folder exists and is writable."
+    """ValueError (or WriteError) unless `out` has one of `suffixes` and its folder exists and is
+    writable."""
     if out.suffix.lower() not in suffixes:
         raise ValueError(f'--out must end in {" or ".join(suffixes)}, got {out.name!r}')
     if not out.parent.exists():

@@ -281,9 +281,4 @@ def flow_sample(
         shape[0],
         1 if return_trajectory else None,
     )
-    if spec.clip:
-        x0 = x0.clamp(-1, 1)
-    if not return_trajectory:
-        return x0
-    traj[-1] = x0.cpu()  # the last frame is exactly the returned sample
-    return x0, traj
+    return (x0, traj) if return_trajectory else x0

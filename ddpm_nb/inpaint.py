@@ -213,7 +213,7 @@ def repaint(
     out, _ = run_chains(
         model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0]
     )
-    return paste(x0, out.clamp(-1, 1) if spec.clip else out, mask)
+    return paste(x0, out, mask)  # clipped by run_chains if spec.clip
 
 # %% ../nbs/26_inpainting.ipynb #1a000040
 def sdedit_steps(
@@ -283,7 +283,7 @@ def sdedit(
     out, _ = run_chains(
         model, chain_for, start_chunks(shape, None, g, device, spec.batch_size), spec, shape[0]
     )
-    return out.clamp(-1, 1) if spec.clip else out
+    return out
 
 # %% ../nbs/26_inpainting.ipynb #1a000067
 def edit_run(

@@ -278,10 +278,10 @@ def run_chains(
     model,  # callable (x_t, t[, y]); an nn.Module runs in eval mode, its flags restored
     chain_for,  # (x, lo) -> the Chain of the chunk of samples lo, lo+1, ... that starts at x
     starts,  # the chunks' starting points (`start_chunks`), drawn lazily
-    spec: SamplingSpec,  # labels, guidance, progress
+    spec: SamplingSpec,  # labels, guidance, progress, clip
     n: int,  # the number of samples N
     every: int = None,  # record a trajectory (see `run_chain`); None: none
-) -> tuple:  # (x (N, ...), frames (F, N, ...) on the CPU, or None)
+) -> tuple:  # (x (N, ...), clipped if spec.clip; frames (F, N, ...) on the CPU, or None)
     """Run a chain per chunk under eval and inference mode, each chunk with its labels: the driver
     of every sampler."""
     labels, guidance = check_labels(spec.labels, spec.guidance, n, num_classes_of(model))
@@ -301,9 +301,14 @@ def run_chains(
             lo += len(x)
     if bar is not None:
         bar.close()
-    return torch.cat(xs), (
-        torch.cat(trajs, 1) if every else None
-    )  # outside inference mode: ordinary tensors
+    x = torch.cat(xs)  # outside inference mode: ordinary tensors
+    if spec.clip:
+        x = x.clamp(-1, 1)
+    if not every:
+        return x, None
+    traj = torch.cat(trajs, 1)
+    traj[-1] = x.cpu()  # the last frame is exactly the returned sample
+    return x, traj
 
 
 def _progress_bar(total: int):
@@ -495,12 +500,7 @@ def sample(
         shape[0],
         every,
     )
-    if spec.clip:
-        x0 = x0.clamp(-1, 1)
-    if not return_trajectory:
-        return x0
-    traj[-1] = x0.cpu()  # the last frame is exactly the returned sample
-    return x0, traj
+    return (x0, traj) if return_trajectory else x0
 
 # %% ../nbs/08_sampling.ipynb #b2a9d632
 def to_uint8(
