@@ -32,12 +32,14 @@ META_KEY = 'ddpm_nb_executed'  # notebook metadata of an executed copy: how and 
 STAMP_KEY = 'ddpm_nb'          # notebook metadata of a committed notebook: {'code': {cell id: hash}}
 FIG_DPI = 72                   # inline figures: a 10-inch-wide figure is 720 px, a page wide
 REGENERATE = 'PYTHONPATH=$PWD python tools/execute_nbs.py --inplace'
-# Run before a notebook's first cell: the same random state on every run, and no progress bars.
+# Run before a notebook's first cell: the same random state on every run, no progress bars, no open figures.
 PREAMBLE = ('import os as _o, random as _r; _o.environ["TQDM_DISABLE"] = "1"; _r.seed(0)\n'
             'import numpy as _np; _np.random.seed(0)\n'
             'import torch as _t; _t.manual_seed(0)\n'
             'import matplotlib as _m; _m.rcParams.update({"figure.dpi": %d, "savefig.dpi": %d})\n'
-            'del _o, _r, _np, _t, _m' % (FIG_DPI, FIG_DPI))
+            # a figure a notebook left open would otherwise show up in the next one run by the same shell
+            'import matplotlib.pyplot as _p; _p.close("all")\n'
+            'del _o, _r, _np, _t, _m, _p' % (FIG_DPI, FIG_DPI))
 
 
 def notebooks(nbs_dir=NBS_DIR) -> list:
