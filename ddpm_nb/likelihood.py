@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .diffusion import Diffusion, PREDS, VARS
 from .data import check_images, seeded_generator
-from .sample import infer_device, diffusion_on, eval_mode, make_generator
+from .sample import infer_device, diffusion_on, eval_mode, make_generator, sampling_spec
 from .files import atomic_write
 
 # %% ../nbs/11_bits_per_dim.ipynb #4f60128d
@@ -54,8 +54,9 @@ def _param_dtype(model):
     return p.dtype if p is not None and p.is_floating_point() else None
 
 # %% ../nbs/11_bits_per_dim.ipynb #85b17856
-def _bound_terms(model, d: Diffusion, x0: Tensor, ts: Tensor, g, pred, var, clip, mdtype) -> tuple:
+def _bound_terms(model, d: Diffusion, x0: Tensor, ts: Tensor, g, spec, mdtype) -> tuple:
     "Terms of (2) and the x̂_0 errors for steps `ts` (k,): two (k, B) tensors, nats per dimension."
+    pred, var, clip = spec.pred, spec.var, spec.clip
     B, dt = x0.shape[0], d.betas.dtype
     t = ts.repeat_interleave(B)  # (k*B,) step-major
     x = x0.repeat(len(ts), *([1] * (x0.ndim - 1)))  # (k*B, C, H, W)
@@ -95,22 +96,18 @@ def bits_per_dim(
     model,  # callable (x_t, t) -> prediction shaped like x_t; t a LongTensor (B,) of 0-based steps
     diffusion: Diffusion,  # the schedule the model was trained with
     x0: Tensor,  # 8-bit images (B, C, H, W) in [-1, 1], see `check_8bit`
-    pred: str = 'eps',  # what the model predicts: one of PREDS
-    # reverse variance: "fixedlarge" (Ho et al.'s evaluation), "fixedsmall", or "learned_range"
-    # (2C-channel model)
-    var: str = 'fixedlarge',
-    clip: bool = True,  # clip x̂_0 to [-1, 1] before forming the mean (Ho et al.'s default)
     # steps per forward pass (the batch is repeated batch_t times); None: ~512 images
     batch_t: int = None,
-    seed: int = None,  # seed of the generator that draws x_t; None: from torch's global RNG
-    generator: torch.Generator = None,  # or your own generator on `device` (not both)
-    device=None,  # default: the model's parameters', else x0's device
-    progress: bool = False,  # tqdm bar over the chunks of steps
+    # SamplingSpec fields: pred; var ("fixedlarge", Ho et al.'s evaluation, by default; "fixedsmall";
+    # "learned_range" for a 2C-channel model); clip (default on); seed or generator; device; progress
+    **options,
     # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim, on the
     # CPU
 ) -> dict:
     """The variational bound (eq. 1) per image in bits/dim, summed exactly over all T steps with one
     x_t per step (eq. 2)."""
+    spec = sampling_spec(**{'var': 'fixedlarge', **options})
+    pred, var = spec.pred, spec.var
     check_8bit(x0)
     _check_fits(model, x0)
     if pred not in PREDS:
@@ -122,17 +119,17 @@ def bits_per_dim(
         batch_t = max(1, 512 // B)
     if isinstance(batch_t, bool) or not isinstance(batch_t, int) or batch_t < 1:
         raise ValueError(f'batch_t must be a positive int, got {batch_t!r}')
-    device = infer_device(model, x0, diffusion, device)
-    d, g = diffusion_on(diffusion, device), make_generator(seed, generator, device)
+    device = infer_device(model, x0, diffusion, spec.device)
+    d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
     x0 = x0.to(device, d.betas.dtype)
     chunks = [torch.arange(lo, min(lo + batch_t, T), device=device) for lo in range(0, T, batch_t)]
-    if progress:
+    if spec.progress:
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc='bits/dim', unit='chunk')
     mdtype = _param_dtype(model) or d.betas.dtype  # the network runs in its own dtype
     with eval_mode(model), torch.inference_mode():
-        parts = [_bound_terms(model, d, x0, ts, g, pred, var, clip, mdtype) for ts in chunks]
+        parts = [_bound_terms(model, d, x0, ts, g, spec, mdtype) for ts in chunks]
         prior = d.prior_kl(x0)
     to_bits = lambda v: v.double().cpu() / math.log(2)
     terms, prior = to_bits(torch.cat([p[0] for p in parts]).T), to_bits(prior)  # (B, T), (B,)

@@ -12,7 +12,15 @@ import torch
 from torch import Tensor
 from fastcore.basics import patch
 from .diffusion import Diffusion, PREDS, extract
-from .sample import timesteps, infer_device, diffusion_on, eval_mode, make_generator, sample
+from ddpm_nb.sample import (
+    timesteps,
+    infer_device,
+    diffusion_on,
+    eval_mode,
+    make_generator,
+    sample,
+    sampling_spec,
+)
 from .ddim import alpha_bar, check_data
 from .solvers import varsigma
 
@@ -208,17 +216,17 @@ def pf_ode_likelihood(
     x: Tensor,  # points (B, D) or images (B, C, H, W): samples of the model's density at step 0
     # nodes visited from step 0 to T-1, 2..T (None: all T); NFE: 2(S − 1) with Heun
     steps: int = None,
-    # where the nodes go (`timesteps`): "quadratic" packs them near step 0, where (7) needs them
-    spacing: str = 'quadratic',
-    solver: str = 'heun',  # one of SOLVERS
     trace: str = 'exact',  # one of TRACES; "hutchinson" for images
     n_probes: int = 1,  # Rademacher probes per example for "hutchinson", fixed over the solve
-    pred: str = 'eps',  # what the model predicts: one of PREDS
-    seed: int = None,  # seed of the generator that draws the probes
-    device=None,  # default: the model's parameters', else x's device
+    # SamplingSpec fields: sampler (the solver: "heun", the default, or "euler"); spacing, where the
+    # nodes go (`timesteps`; "quadratic", the default, packs them near step 0, where (7) needs them);
+    # pred; seed (draws the probes); device
+    **options,
 ) -> dict:  # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
     """log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ
     from step 0 to T-1."""
+    spec = sampling_spec(**{'sampler': 'heun', 'spacing': 'quadratic', **options})
+    solver, spacing, pred, seed = spec.sampler, spec.spacing, spec.pred, spec.seed
     check_data(x, 'x')
     for v, ok, name in (
         (solver, SOLVERS, 'solver'),
@@ -238,7 +246,7 @@ def pf_ode_likelihood(
             f'spacing must be "uniform" or "quadratic" (both ends are needed), got {spacing!r}'
         )
     ts = timesteps(diffusion.T, S, spacing).flip(0).tolist()  # ascending: 0 ... T-1
-    device = infer_device(model, x, diffusion, device)
+    device = infer_device(model, x, diffusion, spec.device)
     d, D = diffusion_on(diffusion, device), x[0].numel()
     g = make_generator(seed, None, device)
     probes = (
@@ -272,11 +280,10 @@ def pf_ode_bpd(
     diffusion: Diffusion,  # the schedule the model was trained with
     x: Tensor,  # 8-bit images (B, C, H, W) in [-1, 1], see `likelihood.check_8bit`
     steps: int = 100,  # ODE nodes (NFE 2(steps-1) with Heun, each with one VJP per probe)
-    solver: str = 'heun',  # one of SOLVERS
-    trace: str = 'hutchinson',  # one of TRACES ("exact" costs D VJPs per evaluation)
-    n_probes: int = 1,  # Rademacher probes per image
     seed: int = 0,  # draws the dequantization noise and the probes
-    **kwargs,  # spacing, pred, device: passed to `pf_ode_likelihood`
+    # trace ("hutchinson" by default: "exact" costs D VJPs per evaluation), n_probes, and the
+    # SamplingSpec fields of `pf_ode_likelihood`: sampler, spacing, pred, device
+    **options,
 ) -> dict:  # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
     """An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly
     dequantized data (eq. 8)."""
@@ -286,16 +293,9 @@ def pf_ode_bpd(
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype).to(
         x.device
     )
+    x_deq = x + (u - 0.5) * (2 / 255)
     r = pf_ode_likelihood(
-        model,
-        diffusion,
-        x + (u - 0.5) * (2 / 255),
-        steps,
-        solver=solver,
-        trace=trace,
-        n_probes=n_probes,
-        seed=seed,
-        **kwargs,
+        model, diffusion, x_deq, steps, seed=seed, **{'trace': 'hutchinson', **options}
     )
     D = x[0].numel()
     bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)  # (8)
