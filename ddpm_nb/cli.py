@@ -571,25 +571,17 @@ class EvalArgs:
 def ddpm_eval(a: EvalArgs) -> dict:  # the report, as written to --out
     "Evaluate a run: bits/dim (exact sum over all T steps) and sample quality (11_evaluation)."
     both = not (a.bpd or a.quality)  # no flag: everything the run has
+    # every other flag is the option of the same name (a test below keeps the two lists equal)
+    same = {
+        k: v for k, v in vars(a).items() if k not in ('run', 'bpd', 'quality', 'no_clip', 'quiet')
+    }
     return evaluation.evaluate_run(
-        run=a.run,
+        a.run,
         bpd=None if both else a.bpd,
         quality=both or a.quality,
-        split=a.split,
-        n=a.n,
-        n_samples=a.n_samples,
-        sampler=a.sampler,
-        steps=a.steps,
-        eta=a.eta,
-        var=a.var,
         clip=not a.no_clip,
-        batch_size=a.batch_size,
-        seed=a.seed,
-        dataset=a.dataset,
-        data_dir=a.data_dir,
-        out=a.out,
-        device=a.device,
         progress=not a.quiet,
+        **same,
     )
 
 

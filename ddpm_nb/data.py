@@ -423,7 +423,8 @@ class ImageFolderDataset(ImageDataset):
 
     def __repr__(self):
         size = f'{self.channels}x{self.image_size}x{self.image_size}'
-        return f'ImageFolderDataset({len(self)} images under {str(self.root)!r}, {size}, hflip={self.hflip})'
+        root = str(self.root)
+        return f'ImageFolderDataset({len(self)} images under {root!r}, {size}, hflip={self.hflip})'
 
 # %% ../nbs/07_data.ipynb #0be4ae88
 @patch

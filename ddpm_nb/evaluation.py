@@ -217,10 +217,9 @@ def eval_spec(
 # %% ../nbs/11_evaluation.ipynb #f4fa4d5d
 def _bpd_report(model, diffusion, cfg, s: EvalSpec, report_path: Path) -> dict:
     "The bits/dim section of `evaluate_run`'s report."
-    name, dev = s.dataset or cfg.dataset, resolve_device(s.device)
     var = s.var or bound_var(cfg)
     ds = get_dataset(
-        name, s.split, image_size=cfg.image_size, data_dir=s.data_dir or cfg.data_dir, hflip=False
+        s.dataset, s.split, image_size=cfg.image_size, data_dir=s.data_dir, hflip=False
     )
     seeded_subset(len(ds), s.n, s.seed)  # n larger than the split: fail now
     return _bpd_section(
@@ -228,7 +227,7 @@ def _bpd_report(model, diffusion, cfg, s: EvalSpec, report_path: Path) -> dict:
         diffusion,
         ds,
         report_path,
-        f'{name} {s.split}',
+        f'{s.dataset} {s.split}',
         s.progress,
         n=s.n,
         batch_size=s.batch_size,
@@ -236,14 +235,14 @@ def _bpd_report(model, diffusion, cfg, s: EvalSpec, report_path: Path) -> dict:
         pred=cfg.pred,
         var=var,
         clip=s.clip,
-        device=dev,
+        device=s.device,
     )
 
 
 def _quality_report(model, diffusion, cfg, s: EvalSpec, sampling: SamplingSpec) -> dict:
     """The sample-quality section of `evaluate_run`'s report: `s.n_samples` samples by `sampling`,
     scored."""
-    t0, dev = time.time(), resolve_device(s.device)
+    t0 = time.time()
     C, S = model.cfg.in_channels, model.cfg.resolution
     x = sample_run(
         model,
@@ -252,11 +251,11 @@ def _quality_report(model, diffusion, cfg, s: EvalSpec, sampling: SamplingSpec) 
         (s.n_samples, C, S, S),
         sampling,
         seed=s.seed,
-        device=dev,
+        device=s.device,
         batch_size=256,
         progress=s.progress,
     )
-    q = sample_quality(x, s.dataset or cfg.dataset, s.data_dir or cfg.data_dir, dev, s.seed)
+    q = sample_quality(x, s.dataset, s.data_dir, s.device, s.seed)
     steps = sampling.steps or diffusion.T
     _print_quality(q, sampling.sampler, steps)
     return dict(
@@ -291,10 +290,13 @@ def evaluate_run(
             "ODE likelihood needs a divergence integral, as in 16_score)"
         )
     report_path = _report_path(run, s.out)
-    name, data_dir = s.dataset or cfg.dataset, s.data_dir or cfg.data_dir
-    _check_eval_data(name, cfg.image_size, model)
-    sampling = _check_quality(cfg, name, s.n_samples, s.sampling) if s.quality else None
-    report = dict(run=str(run), dataset=name, seed=s.seed)
+    # the run's data unless told otherwise, and the device resolved: what both sections use
+    s = replace(
+        s, device=dev, dataset=s.dataset or cfg.dataset, data_dir=s.data_dir or cfg.data_dir
+    )
+    _check_eval_data(s.dataset, cfg.image_size, model)
+    sampling = _check_quality(cfg, s.dataset, s.n_samples, s.sampling) if s.quality else None
+    report = dict(run=str(run), dataset=s.dataset, seed=s.seed)
     if s.bpd is None and flow:
         print('bits/dim: skipped — a flow-matching run has no variational bound')
     if (not flow) if s.bpd is None else s.bpd:

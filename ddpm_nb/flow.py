@@ -18,6 +18,7 @@ from ddpm_nb.sample import (
     infer_device,
     start_chunks,
     sampling_spec,
+    check_run_options,
     run_chains,
 )
 
@@ -268,15 +269,13 @@ def flow_sample(
             f'{", ".join(FLOW_METHODS)}'
         )
     shape, ss = batch_shape(shape, x_T), flow_times(spec.steps)
-    bs = spec.batch_size
-    if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
-        raise ValueError(f'batch_size must be a positive int or None, got {bs!r}')
+    check_run_options(spec)
     device = infer_device(model, x_T, fm, spec.device)
     g = make_generator(spec.seed, spec.generator, device)
     x0, traj = run_chains(
         model,
         lambda x, lo: FlowChain(fm, ss, spec.sampler, x),
-        start_chunks(shape, x_T, g, device, bs),
+        start_chunks(shape, x_T, g, device, spec.batch_size),
         spec,
         shape[0],
         1 if return_trajectory else None,

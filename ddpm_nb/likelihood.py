@@ -98,11 +98,12 @@ def bits_per_dim(
     x0: Tensor,  # 8-bit images (B, C, H, W) in [-1, 1], see `check_8bit`
     # steps per forward pass (the batch is repeated batch_t times); None: ~512 images
     batch_t: int = None,
-    # SamplingSpec fields: pred; var ("fixedlarge", Ho et al.'s evaluation, by default; "fixedsmall";
-    # "learned_range" for a 2C-channel model); clip (default on); seed or generator; device; progress
+    # SamplingSpec fields: pred; var ("fixedlarge", Ho et al.'s evaluation, by default;
+    # "fixedsmall"; "learned_range" for a 2C-channel model); clip (default on); seed or generator;
+    # device; progress
     **options,
-    # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim, on the
-    # CPU
+    # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim,
+    # on the CPU
 ) -> dict:
     """The variational bound (eq. 1) per image in bits/dim, summed exactly over all T steps with one
     x_t per step (eq. 2)."""

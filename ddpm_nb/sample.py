@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'timesteps', 'infer_device', 'diffusion_on', 'eval_mode', 'SamplingSpec', 'sampling_spec',
-           'AncestralChain', 'run_chain', 'batch_shape', 'make_generator', 'start_chunks', 'run_chains', 'check_spec',
-           'visited_steps', 'num_classes_of', 'ClassifierFreeGuidance', 'check_labels', 'sample', 'to_uint8',
-           'image_grid', 'save_grid', 'save_gif']
+           'AncestralChain', 'run_chain', 'batch_shape', 'make_generator', 'start_chunks', 'run_chains',
+           'check_run_options', 'check_spec', 'visited_steps', 'num_classes_of', 'ClassifierFreeGuidance',
+           'check_labels', 'sample', 'to_uint8', 'image_grid', 'save_grid', 'save_gif']
 
 # %% ../nbs/08_sampling.ipynb #3f74b292
 import copy, itertools, math
@@ -330,6 +330,14 @@ def _positive_int(v) -> bool:
     return not isinstance(v, bool) and isinstance(v, int) and v >= 1
 
 
+def check_run_options(spec: SamplingSpec):
+    "ValueError unless the spec's chunk size and trajectory stride are positive ints (or None)."
+    for name in ('trajectory_every', 'batch_size'):
+        v = getattr(spec, name)
+        if v is not None and not _positive_int(v):
+            raise ValueError(f'{name} must be a positive int or None, got {v!r}')
+
+
 def check_spec(
     spec: SamplingSpec,  # the options of a DDPM sampler
     T: int,  # the schedule's number of steps
@@ -368,10 +376,7 @@ def check_spec(
     spacings = SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ())
     if s.spacing is not None and s.spacing not in spacings:
         raise ValueError(f'unknown spacing {s.spacing!r}; choose one of {", ".join(spacings)}')
-    for name in ('trajectory_every', 'batch_size'):
-        v = getattr(s, name)
-        if v is not None and not _positive_int(v):
-            raise ValueError(f'{name} must be a positive int or None, got {v!r}')
+    check_run_options(s)
     if s.steps is None:
         return SOLVER_STEPS if s.sampler in SOLVER_SAMPLERS else T
     return s.steps

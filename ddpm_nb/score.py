@@ -218,9 +218,9 @@ def pf_ode_likelihood(
     steps: int = None,
     trace: str = 'exact',  # one of TRACES; "hutchinson" for images
     n_probes: int = 1,  # Rademacher probes per example for "hutchinson", fixed over the solve
-    # SamplingSpec fields: sampler (the solver: "heun", the default, or "euler"); spacing, where the
-    # nodes go (`timesteps`; "quadratic", the default, packs them near step 0, where (7) needs them);
-    # pred; seed (draws the probes); device
+    # SamplingSpec fields: sampler (the solver: "heun", the default, or "euler"); spacing, where
+    # the nodes go (`timesteps`; "quadratic", the default, packs them near step 0, where (7) needs
+    # them); pred; seed (draws the probes); device
     **options,
 ) -> dict:  # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
     """log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ
