@@ -42,7 +42,11 @@ def colab_url(name, cfg=None) -> str:
 
 
 def badge_source(name, cfg=None) -> str:
-    return (f'[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(name, cfg)})')
+    badge = f'[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(name, cfg)})'
+    if name in ('index.ipynb', 'notation.ipynb'):
+        return badge
+    # every chapter links the one notation page (symbols, shapes, the paper's t vs the code's index)
+    return badge + ' &nbsp; Symbols and indices: [notation](notation.ipynb)'
 
 
 def install_source(cfg=None) -> str:
