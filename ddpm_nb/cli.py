@@ -298,7 +298,7 @@ class SampleArgs:
     device: str = 'auto'
     # samples per forward pass
     batch_size: int = 256
-    # class-conditional runs: a class (7), a comma list cycled (3,8) or all (0..K-1 cycled)
+    # class-conditional runs: a class (e.g. 7), a comma list cycled (3,8) or all (0..K-1 cycled)
     label: str | None = None
     # with --label: guidance scale s, 0 unconditional, 1 conditional (default), 3 stronger
     guidance: float | None = None

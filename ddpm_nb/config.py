@@ -100,8 +100,8 @@ class TrainConfig:
     pred: str = setting('eps', choices=PREDS)
     # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs
     var: str = setting('fixedsmall', choices=VARS)
-    # objective (ddpm_nb.diffusion.LOSSES): min_snr (05 eq. 6b), simple (Ho's L_simple),
-    # vlb (true bound), hybrid
+    # objective (ddpm_nb.diffusion.LOSSES): min_snr (05_parameterizations eq. 6b), simple
+    # (Ho's L_simple), vlb (true bound), hybrid
     loss: str = setting('min_snr', choices=LOSSES)
     # Adam learning rate after warm-up
     lr: float = setting(4e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))

@@ -24,7 +24,7 @@ from fastcore.basics import patch
 def uint8_to_unit(
     v: Tensor,  # 8-bit pixel values 0..255, dtype uint8, any shape
 ) -> Tensor:  # float32 on the lattice {-1, -1 + 2/255, ..., 1}
-    "Map 8-bit pixel values to [-1, 1] (eq. 1)."
+    "Map 8-bit pixel values to [-1, 1] (07_data eq. 1)."
     if v.dtype != torch.uint8:
         raise TypeError(f'expected a uint8 tensor of pixel values 0..255, got dtype {v.dtype}')
     return v.float() / 127.5 - 1
@@ -34,7 +34,7 @@ def unit_to_uint8(
     # values in [-1, 1]; off-lattice values go to the nearest level, out-of-range ones are clipped
     x: Tensor,
 ) -> Tensor:  # uint8 values 0..255
-    "Map [-1, 1] back to the nearest 8-bit value (eq. 1, inverse)."
+    "Map [-1, 1] back to the nearest 8-bit value (07_data eq. 1, inverse)."
     return ((x.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 # %% ../nbs/07_data.ipynb #fcc301d1
@@ -151,7 +151,7 @@ class ImageDataset(Dataset):
     ) -> Tensor:  # (B, C, H, W) float32 in [-1, 1]
         "A batch of images, flipped at random when `hflip`."
         idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
-        x = uint8_to_unit(self._uint8(idx))  # (1)
+        x = uint8_to_unit(self._uint8(idx))  # 07_data eq. 1
         if self.hflip:
             flip = torch.rand(len(idx), generator=generator) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)

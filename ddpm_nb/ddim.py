@@ -39,13 +39,13 @@ def ddim_sigma(
     t_prev: Tensor,  # 0-based earlier steps, (B,) long; -1 means x_0
     eta: float = 1.0,  # 0: deterministic; 1: DDPM's posterior standard deviation √β̃_t
 ) -> Tensor:  # σ, (B,), in the schedule's dtype
-    "The standard deviation σ(η) of the DDIM kernel from step `t` to `t_prev` (eq. 2)."
+    "The standard deviation σ(η) of the DDIM kernel from step `t` to `t_prev` (15_ddim eq. 2)."
     if not eta >= 0:
         raise ValueError(f'eta must be >= 0 (0: deterministic DDIM, 1: DDPM), got {eta}')
     if (t_prev >= t).any():
         raise ValueError('t_prev must be smaller than t for every example')
     ab, ab_prev = alpha_bar(diffusion, t), alpha_bar(diffusion, t_prev)
-    return eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()  # (2)
+    return eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()  # 15_ddim eq. 2
 
 # %% ../nbs/15_ddim.ipynb #d1a0c007
 def ddim_posterior(
@@ -54,9 +54,10 @@ def ddim_posterior(
     xt: Tensor,  # x_t, same shape
     t: Tensor,  # 0-based current steps, (B,)
     t_prev: Tensor,  # 0-based earlier steps < t, (B,); -1 means x_0
-    eta: float = 1.0,  # σ = η σ(1) of eq. 2
+    eta: float = 1.0,  # σ = η σ(1) of 15_ddim eq. 2
 ) -> tuple:  # (mean, std): mean shaped like xt, std broadcastable to it
-    "Mean and standard deviation of q_σ(x_{t_prev} | x_t, x_0), the DDIM family's kernel (eq. 1)."
+    """Mean and standard deviation of q_σ(x_{t_prev} | x_t, x_0), the DDIM family's kernel
+    (15_ddim eq. 1)."""
     d = diffusion
     if x0.shape != xt.shape:
         raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
@@ -65,7 +66,7 @@ def ddim_posterior(
     ab, ab_prev = alpha_bar(d, t, xt), alpha_bar(d, t_prev, xt)
     if (sigma**2 > (1 - ab_prev) * (1 + 1e-12)).any():
         raise ValueError(
-            f'eta={eta} is too large here: (1) needs σ² <= 1 - ᾱ_{{t_prev}}; use eta <= 1'
+            f'eta={eta} is too large here: 15_ddim eq. 1 needs σ² <= 1 - ᾱ_{{t_prev}}; use eta <= 1'
         )
     eps = (xt - ab.sqrt() * x0) / (1 - ab).sqrt()  # the noise that produced x_t from x_0
     return ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps, sigma
@@ -78,8 +79,8 @@ def ddim_invert_step(
     t: Tensor,  # 0-based current steps, (B,); -1 means x is x_0
     t_next: Tensor,  # 0-based later steps > t, (B,)
 ) -> Tensor:  # x_{t_next}, same shape as x
-    """One step of the deterministic DDIM map run towards noise, x_t -> x_{t_next} (eq. 5): for
-    fixed ε̂, `ddim_step(η=0)` undone."""
+    """One step of the deterministic DDIM map run towards noise, x_t -> x_{t_next} (15_ddim eq. 5):
+    for fixed ε̂, `ddim_step(η=0)` undone."""
     d = diffusion
     t, t_next = d.check_t(t, x, lo=-1), d.check_t(t_next, x, 't_next')
     if (t_next <= t).any():
@@ -89,8 +90,8 @@ def ddim_invert_step(
     if eps.shape != x.shape:
         raise ValueError(f'eps {tuple(eps.shape)} must have the shape of x {tuple(x.shape)}')
     ab, ab_next = alpha_bar(d, t, x), alpha_bar(d, t_next, x)
-    x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()  # (5), left; x itself at t = -1
-    return ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps  # (5), right
+    x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()  # 15_ddim eq. 5, left; x itself at t = -1
+    return ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps  # 15_ddim eq. 5, right
 
 # %% ../nbs/15_ddim.ipynb #d1a0c023
 def check_data(
@@ -119,8 +120,8 @@ def check_data(
 
 # %% ../nbs/15_ddim.ipynb #d1a0c024
 class DDIMInversionChain(Chain):
-    """The deterministic DDIM map run towards noise (eq. 5) through the ascending steps `ts`, from
-    x_0."""
+    """The deterministic DDIM map run towards noise (15_ddim eq. 5) through the ascending steps
+    `ts`, from x_0."""
 
     def __init__(self, d: Diffusion, ts: list, pred: str, fixed_point_iters: int, x: Tensor):
         self.d, self.ts, self.pred, self.iters = d, ts, pred, fixed_point_iters
@@ -147,8 +148,8 @@ def ddim_invert(
     return_trajectory: bool = False,
     **options,  # SamplingSpec fields: spacing (decode with the same), pred, device, ...
 ) -> Tensor | tuple:  # x_T (N, ...), on the device
-    """Encode x_0 into x_T with the deterministic DDIM map run towards noise (eq. 5); DDIM with
-    eta=0, clip=False decodes it."""
+    """Encode x_0 into x_T with the deterministic DDIM map run towards noise (15_ddim eq. 5); DDIM
+    with eta=0, clip=False decodes it."""
     spec = replace(sampling_spec('ddim', **options), clip=False)  # x_T is not an image
     check_data(x0)
     if spec.pred not in PREDS:

@@ -43,10 +43,10 @@ class Diffusion:
                 f'every beta must lie in (0, 1); got min {betas.min():.3g}, max {betas.max():.3g}'
             )
         self.betas = betas
-        self.alphas = 1.0 - betas  # (1)
-        self.alphas_cumprod = torch.cumprod(self.alphas, 0)  # (2)
+        self.alphas = 1.0 - betas  # 02_forward eq. 1
+        self.alphas_cumprod = torch.cumprod(self.alphas, 0)  # 02_forward eq. 2
         self.alphas_cumprod_prev = torch.cat([betas.new_ones(1), self.alphas_cumprod[:-1]])
-        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()  # (3)
+        self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()  # 02_forward eq. 3
         self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
         self.sqrt_recip_alphas_cumprod = (1.0 / self.alphas_cumprod).sqrt()
         self.sqrt_recipm1_alphas_cumprod = (1.0 / self.alphas_cumprod - 1).sqrt()
@@ -63,7 +63,7 @@ class Diffusion:
 # %% ../nbs/02_forward.ipynb #f54bdc35
 @patch
 def _init_posterior(self: Diffusion):
-    """Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior, eqs. 3-4);
+    """Tables of q(x_{t-1} | x_t, x_0): β̃_t and the two mean coefficients (03_posterior eqs. 3-4);
     the reverse σ_t."""
     b, ac, acp = self.betas, self.alphas_cumprod, self.alphas_cumprod_prev
     self.posterior_variance = b * (1.0 - acp) / (1.0 - ac)  # β̃_t; β̃_1 = 0
@@ -138,7 +138,7 @@ def check_t(
 # %% ../nbs/02_forward.ipynb #b0dd3bf5
 @patch
 def q_mean_variance(self: Diffusion, x0: Tensor, t: Tensor):
-    "Mean, variance and log-variance of q(x_t | x_0) (eq. 2)."
+    "Mean, variance and log-variance of q(x_t | x_0) (02_forward eq. 2)."
     t = self.check_t(t, x0)
     mean = extract(self.sqrt_alphas_cumprod, t, x0.shape, x0.dtype) * x0
     var = extract(1.0 - self.alphas_cumprod, t, x0.shape, x0.dtype)
@@ -157,7 +157,7 @@ def q_sample(
     t: Tensor,  # 0-based step indices, (B,)
     noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
 ) -> Tensor:  # x_t, same shape as x0
-    "Sample q(x_t | x_0) in closed form (eq. 3)."
+    "Sample q(x_t | x_0) in closed form (02_forward eq. 3)."
     t = self.check_t(t, x0)
     if noise is None:
         noise = torch.randn_like(x0)
@@ -171,8 +171,8 @@ def q_sample(
 # %% ../nbs/02_forward.ipynb #f1e2bd8d
 @patch
 def q_step(self: Diffusion, x_prev: Tensor, t: Tensor, noise: Tensor = None) -> Tensor:
-    """One forward kernel: x_t ~ q(x_t | x_{t-1}) (eq. 1), with `t` the 0-based index of the new
-    step."""
+    """One forward kernel: x_t ~ q(x_t | x_{t-1}) (02_forward eq. 1), with `t` the 0-based index of
+    the new step."""
     t = self.check_t(t, x_prev)
     if noise is None:
         noise = torch.randn_like(x_prev)
@@ -189,7 +189,7 @@ def q_posterior(
     xt: Tensor,  # noisy sample at step t, same shape
     t: Tensor,  # 0-based step indices, (B,)
 ):  # (mean, variance, log_variance), each broadcastable to x0
-    "Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0) (eqs. 3-4)."
+    "Mean, variance and clipped log-variance of q(x_{t-1} | x_t, x_0) (03_posterior eqs. 3-4)."
     if x0.shape != xt.shape:
         raise ValueError(f'x0 {tuple(x0.shape)} and xt {tuple(xt.shape)} must have the same shape')
     t = self.check_t(t, xt)
@@ -206,7 +206,7 @@ def q_posterior(
 # %% ../nbs/04_elbo.ipynb #e08d8d97
 @patch
 def prior_kl(self: Diffusion, x0: Tensor) -> Tensor:
-    "L_T of eq. 4: KL(q(x_T | x_0) || N(0, I)) per example, in nats per dimension, (B,)."
+    "L_T of 04_elbo eq. 4: KL(q(x_T | x_0) || N(0, I)) per example, in nats per dimension, (B,)."
     t = torch.full((x0.shape[0],), self.T - 1, device=x0.device, dtype=torch.long)
     mean, _, logvar = self.q_mean_variance(x0, t)
     return normal_kl(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).mean(1)
@@ -223,8 +223,8 @@ def vb_term(
     # L_0 with the 8-bit discretized decoder (else a continuous Gaussian density)
     discrete: bool = True,
 ) -> Tensor:  # L_{t-1} (t > 0) or L_0 (t = 0), nats per dimension, (B,)
-    """One term of the bound (eq. 4) per example: the KL to the posterior for t > 0, the decoder NLL
-    at t = 0."""
+    """One term of the bound (04_elbo eq. 4) per example: the KL to the posterior for t > 0, the
+    decoder NLL at t = 0."""
     t = self.check_t(t, xt)
     true_mean, _, true_logvar = self.q_posterior(x0, xt, t)
     log_variance = log_variance.expand_as(mean)
@@ -280,8 +280,8 @@ class _Coefs:
 
 # %% ../nbs/05_parameterizations.ipynb #e3b7c2a1
 def _x0_from(c, out: Tensor, xt: Tensor, pred: str) -> Tensor:
-    """x̂_0 from a prediction of ε, x_0, v or μ̃ (eqs. 1-2); `c` gives the steps' coefficients (a
-    `_Coefs`)."""
+    """x̂_0 from a prediction of ε, x_0, v or μ̃ (05_parameterizations eqs. 1-2); `c` gives the
+    steps' coefficients (a `_Coefs`)."""
     if pred == 'eps':
         return c('sqrt_recip_alphas_cumprod') * xt - c('sqrt_recipm1_alphas_cumprod') * out
     if pred == 'x0':
@@ -309,7 +309,8 @@ def predict_x0(
     t: Tensor,  # 0-based step indices, (B,)
     pred: str = 'eps',  # what the network predicts: one of PREDS
 ) -> Tensor:  # the implied estimate of x_0
-    "Convert a prediction of ε, x_0, v or μ̃ into an estimate of x_0 (eqs. 1-2)."
+    """Convert a prediction of ε, x_0, v or μ̃ into an estimate of x_0
+    (05_parameterizations eqs. 1-2)."""
     _check_choice(pred, PREDS, 'pred')
     return _x0_hat(
         _Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), model_output, xt, pred, clip=False
@@ -322,13 +323,13 @@ def _eps_from(c, x0: Tensor, xt: Tensor) -> Tensor:
 
 @patch
 def predict_eps(self: Diffusion, x0: Tensor, xt: Tensor, t: Tensor) -> Tensor:
-    "The noise ε implied by an estimate of x_0 (eq. 1 solved for ε)."
+    "The noise ε implied by an estimate of x_0 (05_parameterizations eq. 1 solved for ε)."
     return _eps_from(_Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), x0, xt)
 
 
 @patch
 def get_v(self: Diffusion, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
-    "The velocity target v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (eq. 2)."
+    "The velocity target v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (05_parameterizations eq. 2)."
     t = self.check_t(t, x0)
     c = lambda a: extract(a, t, x0.shape, x0.dtype)
     return c(self.sqrt_alphas_cumprod) * noise - c(self.sqrt_one_minus_alphas_cumprod) * x0
@@ -336,7 +337,7 @@ def get_v(self: Diffusion, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
 # %% ../nbs/05_parameterizations.ipynb #61bb9aa3
 def _split_learned(model_output: Tensor, xt: Tensor) -> tuple:
     """Split a learned-variance output (B, 2C, ...) into the prediction (B, C, ...) and the fraction
-    f of eq. 3b."""
+    f of 05_parameterizations eq. 3b."""
     C = xt.shape[1]
     if model_output.shape[1] != 2 * C:
         raise ValueError(
@@ -348,7 +349,7 @@ def _split_learned(model_output: Tensor, xt: Tensor) -> tuple:
 
 # %% ../nbs/05_parameterizations.ipynb #d200a668
 def _mean_x0(c, out: Tensor, xt: Tensor, pred: str, clip: bool) -> tuple:
-    """The reverse mean μ_θ = μ̃_t(x_t, x̂_0) (03_posterior, eq. 4; the network's own μ̃ for
+    """The reverse mean μ_θ = μ̃_t(x_t, x̂_0) (03_posterior eq. 4; the network's own μ̃ for
     pred='mu') and x̂_0."""
     x0 = _x0_hat(c, out, xt, pred, clip)
     return (
@@ -357,15 +358,15 @@ def _mean_x0(c, out: Tensor, xt: Tensor, pred: str, clip: bool) -> tuple:
 
 
 def _log_variance(c, var: str, frac: Tensor = None) -> Tensor:
-    """log σ_t² of the reverse kernel: log β̃_t, log β_t, or the learned interpolation (eq. 3b) with
-    fraction `frac`."""
+    """log σ_t² of the reverse kernel: log β̃_t, log β_t, or the learned interpolation
+    (05_parameterizations eq. 3b) with fraction `frac`."""
     if var == 'fixedsmall':
         return c('posterior_log_variance_clipped')
     if var == 'fixedlarge':
         return c('posterior_log_variance_large')
     return frac * c('posterior_log_variance_large') + (1 - frac) * c(
         'posterior_log_variance_clipped'
-    )  # eq. 3b
+    )  # 05_parameterizations eq. 3b
 
 
 @patch
@@ -375,11 +376,13 @@ def p_mean_variance(
     xt: Tensor,  # x_t, same shape
     t: Tensor,  # 0-based step indices, (B,)
     pred: str = 'eps',  # what the network predicts: one of PREDS
-    # reverse variance: "fixedsmall" (β̃_t), "fixedlarge" (β_t), "learned_range" (eq. 3b)
+    # reverse variance: "fixedsmall" (β̃_t), "fixedlarge" (β_t), "learned_range"
+    # (05_parameterizations eq. 3b)
     var: str = 'fixedsmall',
     clip: bool = True,  # clip the implied x_0 to [-1, 1] before forming the mean
 ) -> dict:  # mean, variance, log_variance, pred_x0
-    "The model's reverse kernel p(x_{t-1} | x_t) = N(mean, variance) (eq. 3, Ho et al. §3.2)."
+    """The model's reverse kernel p(x_{t-1} | x_t) = N(mean, variance) (05_parameterizations eq. 3,
+    Ho et al. §3.2)."""
     _check_choice(var, VARS, 'var')
     _check_choice(pred, PREDS, 'pred')
     c, frac = _Coefs(self, self.check_t(t, xt), xt.ndim, xt.dtype), None
@@ -400,8 +403,8 @@ def min_snr_weight(
     pred: str = 'eps',  # the parameterization whose MSE is weighted: one of PREDS
     gamma: float = MIN_SNR_GAMMA,  # the cap γ on the x_0 weight
 ) -> Tensor:  # float64 weights (B,)
-    """Per-sample weight of min-SNR-γ (eq. 6b): min(SNR_t, γ) divided by the factor turning an x_0
-    error into `pred`'s."""
+    """Per-sample weight of min-SNR-γ (05_parameterizations eq. 6b): min(SNR_t, γ) divided by the
+    factor turning an x_0 error into `pred`'s."""
     _check_choice(pred, PREDS, 'pred')
     ab = self.alphas_cumprod.gather(0, t)
     snr = ab / (1 - ab)
@@ -422,13 +425,14 @@ def loss(
     pred: str = 'eps',  # what the network predicts: one of PREDS
     t: Tensor = None,  # 0-based steps, (B,); uniform over 0..T-1 when None
     noise: Tensor = None,  # ε; drawn when None
-    # one of LOSSES: "simple" (eq. 6), "vlb" (one term of eq. 4), "hybrid", "min_snr" (eq. 6b)
+    # one of LOSSES: "simple" (05_parameterizations eq. 6), "vlb" (one term of 04_elbo eq. 4),
+    # "hybrid", "min_snr" (05_parameterizations eq. 6b)
     loss_type: str = 'simple',
     # reverse variance, used by the vlb/hybrid terms (and learned_range's 2C outputs)
     var: str = 'fixedsmall',
 ) -> Tensor:  # scalar
-    """Training loss at a random step: L_simple (eq. 6), the true bound's term, Improved DDPM's
-    hybrid, or min-SNR-γ (eq. 6b)."""
+    """Training loss at a random step: L_simple (05_parameterizations eq. 6), the true bound's term,
+    Improved DDPM's hybrid, or min-SNR-γ (05_parameterizations eq. 6b)."""
     _check_choice(pred, PREDS, 'pred')
     _check_choice(loss_type, LOSSES, 'loss')
     _check_choice(var, VARS, 'var')
@@ -454,7 +458,7 @@ def loss(
         'mu': lambda: self.q_posterior(x0, xt, t)[0],
     }[pred]()
     err = (out[:, :C] - target) ** 2
-    if loss_type == 'min_snr':  # eq. 6b: per-sample weights (B,)
+    if loss_type == 'min_snr':  # 05_parameterizations eq. 6b: per-sample weights (B,)
         return (
             self.min_snr_weight(t, pred).to(x0.dtype).view(-1, *(1,) * (x0.ndim - 1)) * err
         ).mean()
@@ -469,7 +473,7 @@ def loss(
 # %% ../nbs/05_parameterizations.ipynb #78e22e92
 @patch
 def _vb_loss(self: Diffusion, out, x0, xt, t, pred, var) -> Tensor:
-    "The bound's term L_{t-1} (nats/dim, (B,)) for the model output `out` (04_elbo, eq. 4)."
+    "The bound's term L_{t-1} (nats/dim, (B,)) for the model output `out` (04_elbo eq. 4)."
     p = self.p_mean_variance(out, xt, t, pred=pred, var=var, clip=False)
     return self.vb_term(x0, xt, t, p['mean'], p['log_variance'])
 
@@ -477,7 +481,7 @@ def _vb_loss(self: Diffusion, out, x0, xt, t, pred, var) -> Tensor:
 @patch
 def _ddpm_coefs(self: Diffusion, t: Tensor, ndim: int, dtype, var: str) -> _Coefs:
     """Coefficients of DDPM steps at checked `t`: the tables, `nonzero` (t > 0) and σ_t where noise
-    is added (eq. 7)."""
+    is added (05_parameterizations eq. 7)."""
     t = t.to(self.betas.device)
     nonzero = (t != 0).to(self.betas.dtype)
     sigma = (self.sigma_large if var == 'fixedlarge' else self.sigma_small).gather(0, t) * nonzero
@@ -487,8 +491,8 @@ def _ddpm_coefs(self: Diffusion, t: Tensor, ndim: int, dtype, var: str) -> _Coef
 def _ddpm_update(
     c, out: Tensor, xt: Tensor, noise: Tensor = None, pred='eps', var='fixedsmall', clip=True
 ) -> Tensor:
-    """x_{t-1} = μ_θ + σ_t z (eq. 7) with the coefficients `c` of `_ddpm_coefs`; `noise=None` adds
-    none."""
+    """x_{t-1} = μ_θ + σ_t z (05_parameterizations eq. 7) with the coefficients `c` of
+    `_ddpm_coefs`; `noise=None` adds none."""
     frac = None
     if var == 'learned_range':
         out, frac = _split_learned(out, xt)
@@ -508,11 +512,12 @@ def ddpm_step(
     t: Tensor,  # 0-based step indices, (B,)
     noise: Tensor = None,  # z ~ N(0, I); drawn when None; ignored where t = 0
     pred: str = 'eps',  # what the network predicts: one of PREDS
-    # "fixedsmall" (β̃_t) or "fixedlarge" (β_t) (or "learned_range", eq. 3b)
+    # "fixedsmall" (β̃_t) or "fixedlarge" (β_t) (or "learned_range", 05_parameterizations eq. 3b)
     var: str = 'fixedsmall',
     clip: bool = True,  # clip the implied x_0 to [-1, 1]
 ) -> Tensor:  # x_{t-1}
-    "One ancestral sampling step x_t -> x_{t-1} (eq. 7, Algorithm 2); no noise is added at t = 0."
+    """One ancestral sampling step x_t -> x_{t-1} (05_parameterizations eq. 7, Algorithm 2); no
+    noise is added at t = 0."""
     _check_choice(var, VARS, 'var')
     _check_choice(pred, PREDS, 'pred')
     c = self._ddpm_coefs(self.check_t(t, xt), xt.ndim, xt.dtype, var)
@@ -524,7 +529,7 @@ def ddpm_step(
 @patch
 def _ddim_coefs(self: Diffusion, t: Tensor, t_prev: Tensor, eta: float, ndim: int, dtype) -> _Coefs:
     """Coefficients of DDIM steps t -> t_prev (checked; -1 is x_0), from float64: √ᾱ_s, √(1 − ᾱ_s −
-    σ²) and σ of eq. 8."""
+    σ²) and σ of 05_parameterizations eq. 8."""
     t, t_prev = t.to(self.betas.device), t_prev.to(self.betas.device)
     ab = self.alphas_cumprod.gather(0, t)
     ab_prev = torch.where(
@@ -543,8 +548,8 @@ def _ddim_coefs(self: Diffusion, t: Tensor, t_prev: Tensor, eta: float, ndim: in
 
 
 def _ddim_update(c, out: Tensor, xt: Tensor, noise: Tensor = None, pred='eps', clip=True) -> Tensor:
-    """x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z (eq. 8) with the coefficients `c` of
-    `_ddim_coefs`; `noise=None` adds none."""
+    """x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε̂ + σ z (05_parameterizations eq. 8) with the coefficients
+    `c` of `_ddim_coefs`; `noise=None` adds none."""
     if out.shape[1] == 2 * xt.shape[1]:
         out = out[:, : xt.shape[1]]  # a learned variance: unused
     x0 = _x0_hat(c, out, xt, pred, clip)
@@ -566,7 +571,7 @@ def ddim_step(
     pred: str = 'eps',  # what the network predicts: one of PREDS
     clip: bool = True,  # clip the implied x_0 to [-1, 1]
 ) -> Tensor:  # x_{t_prev}
-    "One DDIM step x_t -> x_{t_prev} (eq. 8, Song et al. 2021)."
+    "One DDIM step x_t -> x_{t_prev} (05_parameterizations eq. 8, Song et al. 2021)."
     _check_choice(pred, PREDS, 'pred')
     t, t_prev = self.check_t(t, xt), self.check_t(t_prev, xt, 't_prev', lo=-1)
     if (t_prev >= t).any():
@@ -654,7 +659,8 @@ def predict(
     target: str = 'x0',  # "x0" or "eps"
     clip: bool = False,  # clip x̂_0 to [-1, 1] (target "x0")
 ) -> Tensor:  # x̂_0 or ε̂, shaped like x
-    "The network's estimate of x_0 or of ε at (x_t, t), whatever it predicts (eqs. 1-2)."
+    """The network's estimate of x_0 or of ε at (x_t, t), whatever it predicts
+    (05_parameterizations eqs. 1-2)."""
     out = model(x, t)
     if out.shape[1] == 2 * x.shape[1]:
         out = out[:, : x.shape[1]]  # a learned variance: no caller of `predict` uses it

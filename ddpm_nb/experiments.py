@@ -370,7 +370,7 @@ def _within_class_distance(x: Tensor, labels: Tensor, K: int) -> float:
 def guidance_sweep(
     model,  # a class-conditional digits network (num_classes > 0)
     diffusion: Diffusion,  # its schedule
-    scales=GUIDANCE_SCALES,  # guidance scales s of (4)
+    scales=GUIDANCE_SCALES,  # guidance scales s of 25_guidance eq. 4
     n_per_class: int = 30,  # samples per class and scale
     sampler: str = 'ddim',  # the sampler and its steps
     steps: int = 50,

@@ -35,9 +35,9 @@ def frechet_distance(
     sigma1: Tensor,  # mean (F,) and covariance (F, F) of the first Gaussian
     mu2: Tensor,
     sigma2: Tensor,  # and of the second
-) -> float:  # squared 2-Wasserstein distance between the Gaussians (eq. 1)
+) -> float:  # squared 2-Wasserstein distance between the Gaussians (11_cifar10_fid eq. 1)
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), with the trace of the square root
-    by eq. 2."""
+    by 11_cifar10_fid eq. 2."""
     mu1, sigma1, mu2, sigma2 = (
         torch.as_tensor(a, dtype=torch.float64) for a in (mu1, sigma1, mu2, sigma2)
     )
@@ -52,7 +52,7 @@ def frechet_distance(
         )
     w, V = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
     root1 = (V * w.clamp(min=0).sqrt()) @ V.T  # Σ1^{1/2}
-    lam = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0)  # eq. 2
+    lam = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0)  # 11_cifar10_fid eq. 2
     return (
         ((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * lam.sqrt().sum()
     ).item()
@@ -162,8 +162,8 @@ def inception_scores(
     device=None,  # where the network runs, when `net` is None
     batch_size: int = 100,  # images per forward pass
 ) -> dict:  # fid, is_mean, is_std
-    """FID (eq. 1 on Inception pool3 features) of `samples` against `reference`, and their Inception
-    Score (10 splits)."""
+    """FID (11_cifar10_fid eq. 1 on Inception pool3 features) of `samples` against `reference`, and
+    their Inception Score (10 splits)."""
     samples = _uint8_rgb(samples)
     net = net or inception_net(weights, device)
     ref = (

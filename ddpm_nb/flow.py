@@ -28,12 +28,13 @@ def _bc(s: Tensor, x: Tensor) -> Tensor:
 
 
 class FlowMatching:
-    """The straight path x_s = (1 − s) x_0 + s ε, s ∈ [0, 1] (eq. 1): its flow-matching loss and ODE
-    steps; holds no network."""
+    """The straight path x_s = (1 − s) x_0 + s ε, s ∈ [0, 1] (17_flow_matching eq. 1): its
+    flow-matching loss and ODE steps; holds no network."""
 
     def __init__(
         self,
-        # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps (eq. 11)
+        # time scale of the network: it sees t = s·(T − 1), DDPM's range of steps
+        # (17_flow_matching eq. 11)
         T: int = 1000,
     ):
         if isinstance(T, bool) or not isinstance(T, int) or T < 2:
@@ -49,7 +50,7 @@ class FlowMatching:
         return self
 
     def net_time(self, s: Tensor) -> Tensor:
-        "The time the network sees at path time s: t = s·(T − 1) (eq. 11)."
+        "The time the network sees at path time s: t = s·(T − 1) (17_flow_matching eq. 11)."
         return s * (self.T - 1)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00002
@@ -88,7 +89,7 @@ def path_sample(
     s: Tensor,  # path times in [0, 1] (B,), or 0-based steps (int)
     noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
 ) -> Tensor:  # x_s, same shape as x0
-    "A point on the straight path x_s = (1 − s) x_0 + s ε (eq. 1)."
+    "A point on the straight path x_s = (1 − s) x_0 + s ε (17_flow_matching eq. 1)."
     s = self._check_s(s, x0)
     if noise is None:
         noise = torch.randn_like(x0)
@@ -99,19 +100,20 @@ def path_sample(
 
 @patch
 def target_velocity(self: FlowMatching, x0: Tensor, noise: Tensor) -> Tensor:
-    "The conditional velocity u = dx_s/ds = ε − x_0 (eq. 2): the regression target of eq. 5."
+    """The conditional velocity u = dx_s/ds = ε − x_0 (17_flow_matching eq. 2): the regression
+    target of 17_flow_matching eq. 5."""
     return noise - x0
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00008
 @patch
 def predict_x0(self: FlowMatching, model_output: Tensor, xs: Tensor, s: Tensor) -> Tensor:
-    "The data point implied by a velocity: x̂_0 = x_s − s v̂ (eq. 3)."
+    "The data point implied by a velocity: x̂_0 = x_s − s v̂ (17_flow_matching eq. 3)."
     return xs - _bc(self._check_s(s, xs), xs) * model_output
 
 
 @patch
 def predict_eps(self: FlowMatching, model_output: Tensor, xs: Tensor, s: Tensor) -> Tensor:
-    "The noise implied by a velocity: ε̂ = x_s + (1 − s) v̂ (eq. 3)."
+    "The noise implied by a velocity: ε̂ = x_s + (1 − s) v̂ (17_flow_matching eq. 3)."
     return xs + (1 - _bc(self._check_s(s, xs), xs)) * model_output
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00003
@@ -127,8 +129,8 @@ def _check_flow_options(pred, loss_type, var):
         )
     if loss_type not in FLOW_LOSSES:
         raise ValueError(
-            f'FlowMatching has one loss, "simple" (the MSE of eq. 5), got {loss_type!r}; '
-            f'"vlb"/"hybrid" are DDPM bound terms'
+            f'FlowMatching has one loss, "simple" (the MSE of 17_flow_matching eq. 5), '
+            f'got {loss_type!r}; "vlb"/"hybrid" are DDPM bound terms'
         )
     if var not in FLOW_VARS:
         raise ValueError(
@@ -151,8 +153,8 @@ def loss(
     # ignored (accepted so that `train_step` can pass its config); "learned_range" is refused
     var: str = 'fixedsmall',
 ) -> Tensor:  # scalar
-    """Conditional flow-matching loss (eq. 5): the mean of ‖v_θ(x_s, s) − (ε − x_0)‖², called like
-    `Diffusion.loss`."""
+    """Conditional flow-matching loss (17_flow_matching eq. 5): the mean of ‖v_θ(x_s, s) −
+    (ε − x_0)‖², called like `Diffusion.loss`."""
     _check_flow_options(pred, loss_type, var)
     if t is None:
         t = torch.rand(x0.shape[0], device=x0.device)
@@ -172,8 +174,8 @@ def empirical_velocity(
     fm: FlowMatching,  # the path (for the network time scale)
     data: Tensor,  # the data set {x_0^(m)}, (M, ...)
 ):  # a callable (x_s, t) -> v(x_s, s), like a trained model
-    """The exact marginal velocity (eq. 4) of the empirical distribution of `data`, as a model (x_s,
-    t = s·(T−1)) -> v."""
+    """The exact marginal velocity (17_flow_matching eq. 4) of the empirical distribution of `data`,
+    as a model (x_s, t = s·(T−1)) -> v."""
     flat = data.flatten(1)  # (M, D)
     sq = (flat**2).sum(1)  # (M,)
 
@@ -184,7 +186,8 @@ def empirical_velocity(
             (xf**2).sum(1, keepdim=True) - 2 * (1 - s) * xf @ flat.T + (1 - s) ** 2 * sq
         )  # ‖x − (1−s) x_0^(m)‖², (B, M)
         x0_hat = (-d2 / (2 * s.clamp(min=1e-12) ** 2)).softmax(1) @ flat  # E[x_0 | x_s = x], (B, D)
-        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)  # (4); -x at s = 0
+        # 17_flow_matching eq. 4; -x at s = 0
+        v = torch.where(s > 0, (xf - x0_hat) / s.clamp(min=1e-12), -xf)
         return v.reshape(x.shape).to(x.dtype)
 
     return model
@@ -198,7 +201,7 @@ def euler_step(
     s: Tensor,  # current path times (B,)
     s_next: Tensor,  # next path times (B,); smaller than s when moving towards the data
 ) -> Tensor:  # x_{s_next}
-    "One Euler step of the ODE dx/ds = v(x, s) (eq. 10): x + (s_next − s) v̂."
+    "One Euler step of the ODE dx/ds = v(x, s) (17_flow_matching eq. 10): x + (s_next − s) v̂."
     s, s_next = self._check_s(s, xs), self._check_s(s_next, xs, 's_next')
     return xs + _bc(s_next - s, xs) * model_output
 
@@ -212,8 +215,8 @@ def heun_step(
     s: Tensor,
     s_next: Tensor,
 ) -> Tensor:
-    """Heun's step (eq. 10b): x + (s_next − s)(v̂(x, s) + v̂(x̃, s_next))/2, with x̃ the Euler point
-    of eq. 10."""
+    """Heun's step (17_flow_matching eq. 10b): x + (s_next − s)(v̂(x, s) + v̂(x̃, s_next))/2, with
+    x̃ the Euler point of 17_flow_matching eq. 10."""
     return self.euler_step((model_output + model_output_next) / 2, xs, s, s_next)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00005
@@ -223,15 +226,15 @@ FLOW_METHODS = ('euler', 'heun')
 def flow_times(
     steps: int,  # number of solver steps N >= 1
 ) -> Tensor:  # (N + 1,) float64, from 1 (noise) down to 0 (data)
-    "The uniform grid s_k = 1 − k/N the ODE samplers visit (eq. 10)."
+    "The uniform grid s_k = 1 − k/N the ODE samplers visit (17_flow_matching eq. 10)."
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f'steps must be an int >= 1, got {steps!r}')
     return torch.linspace(1, 0, steps + 1, dtype=torch.float64)
 
 
 class FlowChain(Chain):
-    """Euler (eq. 10) or Heun (eq. 10b) steps of dx/ds = v_θ(x, s) over the grid `ss`, from s = 1 to
-    s = 0."""
+    """Euler (17_flow_matching eq. 10) or Heun (17_flow_matching eq. 10b) steps of dx/ds = v_θ(x, s)
+    over the grid `ss`, from s = 1 to s = 0."""
 
     def __init__(self, fm: FlowMatching, ss: Tensor, method: str, x: Tensor):
         self.fm, self.method = fm, method
@@ -241,10 +244,11 @@ class FlowChain(Chain):
     def step(self, model, x: Tensor, k: int) -> Tensor:
         s, s_next = (self.full(v) for v in self.ts[k])
         v = model(x, self.fm.net_time(s))
-        x_euler = self.fm.euler_step(v, x, s, s_next)  # (10)
+        x_euler = self.fm.euler_step(v, x, s, s_next)  # 17_flow_matching eq. 10
         if self.method == 'euler':
             return x_euler
-        return self.fm.heun_step(v, model(x_euler, self.fm.net_time(s_next)), x, s, s_next)  # (10b)
+        # 17_flow_matching eq. 10b
+        return self.fm.heun_step(v, model(x_euler, self.fm.net_time(s_next)), x, s, s_next)
 
 # %% ../nbs/17_flow_matching.ipynb #c1a00006
 def flow_sample(
@@ -258,7 +262,7 @@ def flow_sample(
     **options,  # other SamplingSpec fields: clip, labels, guidance, seed, batch_size, ...
 ) -> Tensor | tuple:  # x_0 (n, ...); with return_trajectory (x_0, frames)
     """Draw samples by integrating dx/ds = v_θ(x, s) from s = 1 (noise) to s = 0 (data) on a uniform
-    grid (eq. 10)."""
+    grid (17_flow_matching eq. 10)."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     spec = replace(
         spec, sampler=spec.sampler or 'euler', steps=20 if spec.steps is None else spec.steps

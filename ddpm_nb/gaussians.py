@@ -12,7 +12,8 @@ from torch import Tensor
 
 # %% ../nbs/00_gaussians.ipynb #cb383042
 def gaussian_product(a, A, b, B):
-    "Mean and variance of the normalised product N(x; a, A) N(x; b, B) (eq. 3); A, B are variances."
+    """Mean and variance of the normalised product N(x; a, A) N(x; b, B) (00_gaussians eq. 3); A, B
+    are variances."""
     V = A * B / (A + B)
     return (a * B + b * A) / (A + B), V
 
@@ -23,7 +24,7 @@ def normal_kl(
     mean2: Tensor,  # mean of p
     logvar2: Tensor,  # log-variance of p
 ) -> Tensor:  # KL(q || p) in nats, elementwise (broadcast shape)
-    "Elementwise KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) (eq. 5)."
+    "Elementwise KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) (00_gaussians eq. 5)."
     mean1, logvar1, mean2, logvar2 = [torch.as_tensor(o) for o in (mean1, logvar1, mean2, logvar2)]
     return 0.5 * (
         logvar2
@@ -37,7 +38,7 @@ def normal_kl(
 def log_sub_exp(
     u: Tensor,  # the larger log-value, log A
     w: Tensor,  # the smaller one, log B <= log A
-) -> Tensor:  # log(A - B), accurate for A ≈ B and for tiny A, B (eq. 7)
+) -> Tensor:  # log(A - B), accurate for A ≈ B and for tiny A, B (00_gaussians eq. 7)
     "log(exp(u) - exp(w)) for u ≥ w without forming exp(u) or exp(w)."
     d = (w - u).clamp(max=0)
     near = d > -math.log(2)  # A and B close: 1 - e^d by expm1; else log1p(-e^d) is exact
@@ -52,8 +53,8 @@ def discretized_gaussian_log_likelihood(
     means: Tensor,  # Gaussian means, broadcastable to x
     log_scales: Tensor,  # log standard deviations (not variances)
 ) -> Tensor:  # log-probability of each element, in nats
-    """Log-probability of 8-bit data under a Gaussian integrated over each value's bin (eqs. 6-7),
-    in log space."""
+    """Log-probability of 8-bit data under a Gaussian integrated over each value's bin
+    (00_gaussians eqs. 6-7), in log space."""
     try:
         ok = x.shape == torch.broadcast_shapes(
             x.shape, means.shape, torch.as_tensor(log_scales).shape
@@ -71,7 +72,8 @@ def discretized_gaussian_log_likelihood(
     )  # standardised bin edges δ±
     log_cdf_plus = torch.special.log_ndtr(plus)  # log Φ(δ+): the x = -1 bin
     log_sf_minus = torch.special.log_ndtr(-minus)  # log(1 - Φ(δ-)): the x = +1 bin
-    # Inner bins by eq. 7, on the side of the mean where the bin lies, so both CDFs are lower tails.
+    # Inner bins by 00_gaussians eq. 7, on the side of the mean where the bin lies, so both CDFs are
+    # lower tails.
     above = x > means
     hi = torch.where(above, log_sf_minus, log_cdf_plus)
     lo = torch.where(above, torch.special.log_ndtr(-plus), torch.special.log_ndtr(minus))

@@ -89,8 +89,8 @@ def score(self: LabelledMixture, x: Tensor, ab=1.0, y=None) -> Tensor:
 # %% ../nbs/25_guidance.ipynb #25a00009
 @patch
 def eps(self: LabelledMixture, x: Tensor, ab, y=None) -> Tensor:
-    """The optimal conditional noise predictor ε*(x_t, t, y) of (2); y None or ∅: the unconditional
-    one. (B, D)."""
+    """The optimal conditional noise predictor ε*(x_t, t, y) of 25_guidance eq. 2; y None or ∅: the
+    unconditional one. (B, D)."""
     return -(1 - torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1)).sqrt() * self.score(x, ab, y)
 
 
@@ -115,19 +115,20 @@ def guided_score(
     y,  # the class of each point (B,) or one int
     s: float,  # the guidance scale: 0 unconditional, 1 conditional
 ) -> Tensor:  # (B, D)
-    "The guided score (5), ∇ log p_t(x) + s ∇ log p_t(y | x), in closed form."
+    "The guided score (25_guidance eq. 5), ∇ log p_t(x) + s ∇ log p_t(y | x), in closed form."
     return (1 - s) * data.score(x, ab) + s * data.score(x, ab, y)
 
 # %% ../nbs/25_guidance.ipynb #25a00016
 class ClassifierGuidance(nn.Module):
-    "Eq. (3): an (x_t, t) -> ε network guided by the gradient of a classifier of noisy inputs."
+    """25_guidance eq. 3: an (x_t, t) -> ε network guided by the gradient of a classifier of noisy
+    inputs."""
 
     def __init__(
         self,
         model,  # callable (x_t, t) -> ε̂ (unconditional, or conditional with its label fixed)
         log_prob,  # callable (x_t, t, y) -> (B,) log p_φ(y | x_t, t), differentiable in x_t
         labels: Tensor,  # the batch's classes y, (B,)
-        scale: float,  # s in (3)
+        scale: float,  # s in 25_guidance eq. 3
         diffusion: Diffusion,  # the schedule, for √(1 - ᾱ_t)
     ):
         super().__init__()
@@ -145,4 +146,4 @@ class ClassifierGuidance(nn.Module):
             xg = x.detach().clone().requires_grad_(True)
             (grad,) = torch.autograd.grad(self.log_prob(xg, t, self.labels.to(x.device)).sum(), xg)
         sd = extract(self.diffusion.sqrt_one_minus_alphas_cumprod.to(x.device), t, x.shape, x.dtype)
-        return self.model(x, t) - self.scale * sd * grad  # (3)
+        return self.model(x, t) - self.scale * sd * grad  # 25_guidance eq. 3

@@ -34,8 +34,8 @@ def known_at(
     level: int,  # 0-based step of the noise level wanted; -1 is x_0 itself
     noise: Tensor = None,  # ε ~ N(0, I) shaped like x0; drawn when None
 ) -> Tensor:  # x_level ~ q(x_level | x_0), same shape as x0
-    """The known region at noise level `level` (eq. 1): a draw of q(x_level | x_0), or x_0 itself at
-    level −1."""
+    """The known region at noise level `level` (26_inpainting eq. 1): a draw of q(x_level | x_0), or
+    x_0 itself at level −1."""
     if level < 0:
         return x0
     t = torch.full((x0.shape[0],), level, device=x0.device, dtype=torch.long)
@@ -49,8 +49,8 @@ def forward_jump(
     t: int,  # the higher level to jump to, s < t <= T − 1
     noise: Tensor = None,  # z ~ N(0, I) shaped like x; drawn when None
 ) -> Tensor:  # x_t ~ q(x_t | x_s)
-    """The forward chain from level s up to t in one draw (eq. 2): x_t = √(ᾱ_t/ᾱ_s) x_s + √(1 −
-    ᾱ_t/ᾱ_s) z."""
+    """The forward chain from level s up to t in one draw (26_inpainting eq. 2): x_t = √(ᾱ_t/ᾱ_s)
+    x_s + √(1 − ᾱ_t/ᾱ_s) z."""
     if not -1 <= s < t < diffusion.T:
         raise ValueError(f'need -1 <= s < t <= T-1 = {diffusion.T - 1}, got s={s}, t={t}')
     ac = diffusion.alphas_cumprod
@@ -65,8 +65,8 @@ def paste(
     x: Tensor,  # values for the filled pixels, same shape
     mask: Tensor,  # bool, broadcastable: True = keep (take `known`), False = fill (take `x`)
 ) -> Tensor:
-    """m ⊙ known + (1 − m) ⊙ x (eq. 1) as a selection: kept pixels copied bit for bit, no NaN leaks
-    in from x."""
+    """m ⊙ known + (1 − m) ⊙ x (26_inpainting eq. 1) as a selection: kept pixels copied bit for bit,
+    no NaN leaks in from x."""
     return torch.where(mask, known, x)
 
 # %% ../nbs/26_inpainting.ipynb #1a000014
@@ -75,8 +75,8 @@ def jump_schedule(
     jump: int = 10,  # j: how far each resampling goes back up, in sampler steps
     resample: int = 1,  # R: how many times each resampled stretch of j steps is denoised (1: never)
 ) -> list:  # positions 0..S in visiting order: 0 is the start x_T, S is x_0
-    """The positions a RePaint chain visits (eq. 3): down one at a time, back up `jump`, R − 1 times
-    per jump point."""
+    """The positions a RePaint chain visits (26_inpainting eq. 3): down one at a time, back up
+    `jump`, R − 1 times per jump point."""
     for name, v in (('steps', steps), ('jump', jump), ('resample', resample)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f'{name} must be a positive int, got {v!r}')
@@ -157,8 +157,8 @@ def _edit_spec(spec, T: int, what: str) -> int:
 
 # %% ../nbs/26_inpainting.ipynb #1a000025
 class RePaintChain(Chain):
-    """RePaint's walk over a sampler's positions (eq. 3): down by a reverse step merged with the
-    known region (1), up by (2)."""
+    """RePaint's walk over a sampler's positions (26_inpainting eq. 3): down by a reverse step
+    merged with the known region (26_inpainting eq. 1), up by 26_inpainting eq. 2."""
 
     def __init__(
         self,
@@ -177,11 +177,12 @@ class RePaintChain(Chain):
     def step(self, model, x: Tensor, k: int) -> Tensor:
         a, b = self.plan[k], self.plan[k + 1]
         g, lv = self.base.g, self.levels
-        if b == a + 1:  # down: one reverse step, then (1)
+        if b == a + 1:  # down: one reverse step, then 26_inpainting eq. 1
             unknown = self.base.step(model, x, a)
             eps = noise_like(x, g) if lv[b] >= 0 else None
             return paste(known_at(self.d, self.known, lv[b], eps), unknown, self.mask)
-        return forward_jump(self.d, x, lv[a], lv[b], noise_like(x, g))  # up: q(x_t | x_s), (2)
+        # up: q(x_t | x_s), 26_inpainting eq. 2
+        return forward_jump(self.d, x, lv[a], lv[b], noise_like(x, g))
 
 # %% ../nbs/26_inpainting.ipynb #1a000026
 def repaint(
@@ -220,8 +221,8 @@ def sdedit_steps(
     S: int,  # the sampler's number of steps
     strength: float,  # in [0, 1]
 ) -> int:  # k, the number of reverse steps SDEdit runs: round(strength · S), halves up
-    """How many of a sampler's S steps SDEdit runs for `strength` (eq. 5): 0 returns the input, S is
-    plain sampling."""
+    """How many of a sampler's S steps SDEdit runs for `strength` (26_inpainting eq. 5): 0 returns
+    the input, S is plain sampling."""
     check_strength(strength)
     return int(math.floor(strength * S + 0.5))
 
@@ -239,8 +240,8 @@ def check_strength(strength, name='strength'):
 
 
 class SDEditChain(Chain):
-    """SDEdit (eq. 5): start from x_init noised to the sampler's position S − k, then make the last
-    k moves of `base`."""
+    """SDEdit (26_inpainting eq. 5): start from x_init noised to the sampler's position S − k, then
+    make the last k moves of `base`."""
 
     def __init__(self, base: AncestralChain, d: Diffusion, x_init: Tensor, k: int):
         self.base, self.d, self.x_init, self.first = base, d, x_init, len(base) - k
@@ -251,7 +252,7 @@ class SDEditChain(Chain):
     def start(self, eps: Tensor) -> Tensor:
         if self.first == 0:  # strength 1: N(0, I) itself, as `sample` starts, draw for draw
             return eps
-        return known_at(self.d, self.x_init, self.base.ts[self.first], eps)  # (5)
+        return known_at(self.d, self.x_init, self.base.ts[self.first], eps)  # 26_inpainting eq. 5
 
     def step(self, model, x: Tensor, k: int) -> Tensor:
         return self.base.step(model, x, self.first + k)
@@ -265,8 +266,8 @@ def sdedit(
     spec=None,  # a SamplingSpec or a sampler name: "ddpm" (default, all T steps) or "ddim"
     **options,  # SamplingSpec fields: steps, eta, var, pred, clip, labels, seed, batch_size, ...
 ) -> Tensor:  # edited images (N, ...)
-    """SDEdit (Meng et al. 2022): noise x_init to step strength·T with q(x_t | x_0) (eq. 5), then
-    run the reverse chain."""
+    """SDEdit (Meng et al. 2022): noise x_init to step strength·T with q(x_t | x_0)
+    (26_inpainting eq. 5), then run the reverse chain."""
     spec = sampling_spec(spec or 'ddpm', **options)
     shape = batch_shape(None, x_init)
     S = _edit_spec(spec, diffusion.T, 'SDEdit')

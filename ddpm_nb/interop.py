@@ -59,13 +59,14 @@ DIFFUSERS_UNET_DEFAULTS = (
 _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
     'time_embedding_type': (
         'positional',
-        'the timestep enters through the sinusoidal embedding (1) of 06_unet',
+        'the timestep enters through the sinusoidal embedding of 06_unet eq. 1',
     ),
-    'flip_sin_to_cos': (False, 'our embedding (1) lists sines before cosines'),
-    'freq_shift': (1, 'our embedding (1) uses the frequencies 10000^(-j/(h-1))'),
+    'flip_sin_to_cos': (False, 'our embedding (06_unet eq. 1) lists sines before cosines'),
+    'freq_shift': (1, 'our embedding (06_unet eq. 1) uses the frequencies 10000^(-j/(h-1))'),
     'resnet_time_scale_shift': (
         'default',
-        'the embedded timestep is added after the first conv (2), not used as scale and shift',
+        'the embedded timestep is added after the first conv (06_unet eq. 2), '
+        'not used as scale and shift',
     ),
     'downsample_padding': (
         0,
@@ -80,7 +81,7 @@ _REQUIRED = {  # diffusers setting: (the value Ho's network has, why)
     'act_fn': ('silu', 'every non-linearity is swish'),
     'class_embed_type': (
         None,
-        'class labels enter through a learned table (num_class_embeds), eq. (4) of 06_unet',
+        'class labels enter through a learned table (num_class_embeds), 06_unet eq. 4',
     ),
 }
 _DOWN, _UP = ('DownBlock2D', 'AttnDownBlock2D'), ('UpBlock2D', 'AttnUpBlock2D')

@@ -316,8 +316,8 @@ def precision_recall(
     fake: Tensor,  # sample feature vectors (M, F)
     k: int = 3,  # the k of the k-NN radii; needs N, M > k
 ) -> dict:  # precision, recall, k
-    """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 3): k-NN balls around each real
-    and each fake vector."""
+    """Improved precision and recall (Kynkäänniemi et al. 2019; 11_digits_judge eq. 3): k-NN balls
+    around each real and each fake vector."""
     if k < 1 or len(real) <= k or len(fake) <= k:
         raise ValueError(
             f'precision/recall with k={k} needs more than k vectors in each set, got {len(real)} '
@@ -341,8 +341,8 @@ def digits_quality(
     judge: DigitsClassifier = None,  # default: `digits_judge()`
     k: int = 3,  # k of the precision/recall manifolds
 ) -> dict:  # {samples, real, noise}: fdd, classifier_scores, judge (+ its fd); n, n_ref
-    """Digits sample quality: FDD (eq. 1 of 11_cifar10_fid), classifier confidence, the judge's
-    scores, FD and precision/recall (eq. 3), with floors."""
+    """Digits sample quality: FDD (11_cifar10_fid eq. 1), classifier confidence, the judge's
+    scores, FD and precision/recall (11_digits_judge eq. 3), with floors."""
     check_images(samples, channels=1, image_size=16)
     if len(samples) < 2:
         raise ValueError('need at least 2 samples for a Fréchet distance')
@@ -360,7 +360,8 @@ def digits_quality(
     floors = torch.tensor([fdd(x) for x in reals], dtype=torch.float64)
     judge = judge or digits_judge()
     jref = gaussian_stats(classifier_features(judge, x_test))  # the judge's FD
-    # the judge's real manifold (eq. 3): m training digits; the floor: m others, disjoint from them
+    # the judge's real manifold (11_digits_judge eq. 3): m training digits; the floor: m others,
+    # disjoint from them
     halves = torch.randperm(len(train), generator=seeded_generator(seed, n_floor + 1))
     m2 = min(n, len(train) // 2)
     manifold = classifier_features(judge, train.get_batch(halves[:m2]))

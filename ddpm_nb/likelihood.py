@@ -55,7 +55,8 @@ def _param_dtype(model):
 
 # %% ../nbs/11_bits_per_dim.ipynb #85b17856
 def _bound_terms(model, d: Diffusion, x0: Tensor, ts: Tensor, g, spec, mdtype) -> tuple:
-    "Terms of (2) and the x̂_0 errors for steps `ts` (k,): two (k, B) tensors, nats per dimension."
+    """Terms of 11_bits_per_dim eq. 2 and the x̂_0 errors for steps `ts` (k,): two (k, B) tensors,
+    nats per dimension."""
     pred, var, clip = spec.pred, spec.var, spec.clip
     B, dt = x0.shape[0], d.betas.dtype
     t = ts.repeat_interleave(B)  # (k*B,) step-major
@@ -105,8 +106,8 @@ def bits_per_dim(
     # total (B,), prior (B,) = L_T, terms (B, T) = L_0, L_1, ..., L_{T-1}, mse (B, T); bits/dim,
     # on the CPU
 ) -> dict:
-    """The variational bound (eq. 1) per image in bits/dim, summed exactly over all T steps with one
-    x_t per step (eq. 2)."""
+    """The variational bound (11_bits_per_dim eq. 1) per image in bits/dim, summed exactly over all
+    T steps with one x_t per step (11_bits_per_dim eq. 2)."""
     spec = sampling_spec(**{'var': 'fixedlarge', **options})
     pred, var = spec.pred, spec.var
     check_8bit(x0)

@@ -32,7 +32,8 @@ SPACINGS = ('uniform', 'quadratic', 'leading')
 def timesteps(
     T: int,  # number of diffusion steps of the trained model
     steps: int,  # how many steps the sampler visits, 1 <= steps <= T
-    # one of SPACINGS: "uniform" and "quadratic" (eq. 1) include T-1 and 0; "leading" (eq. 2)
+    # one of SPACINGS: "uniform" and "quadratic" (08_sampling eq. 1) include T-1 and 0; "leading"
+    # (08_sampling eq. 2)
     kind: str = 'uniform',
 ) -> Tensor:  # the 0-based steps, descending, shape (steps,), int64
     "The 0-based steps a sampler visits, in the order it visits them (descending)."
@@ -50,12 +51,12 @@ def timesteps(
         raise ValueError(f'unknown spacing {kind!r}; choose one of {", ".join(SPACINGS)}')
     i = torch.arange(steps)
     if kind == 'leading':
-        return (i * (T // steps)).flip(0)  # (2)
+        return (i * (T // steps)).flip(0)  # 08_sampling eq. 2
     u = (
         i.double() / (steps - 1) if steps > 1 else torch.ones(1, dtype=torch.float64)
     )  # one step: start at T-1
     f = u if kind == 'uniform' else u**2
-    return (i + torch.round((T - steps) * f).long()).flip(0)  # (1)
+    return (i + torch.round((T - steps) * f).long()).flip(0)  # 08_sampling eq. 1
 
 # %% ../nbs/08_sampling.ipynb #279e1786
 def infer_device(
@@ -119,7 +120,7 @@ class SamplingSpec:
     )
     labels: object = None  # class-conditional networks: one label, or one per sample (N,)
     guidance: float | None = (
-        None  # s of eq. 4, with labels: 0 unconditional, 1 conditional (default), > 1 guided
+        None  # s of 25_guidance eq. 4 with labels: 0 unconditional, 1 (None) conditional, >1 guided
     )
     seed: int | None = (
         None  # seed of a fresh generator on the device; None: from torch's global RNG
@@ -154,8 +155,8 @@ def sampling_spec(
 
 # %% ../nbs/08_sampling.ipynb #dfef658b
 class AncestralChain(Chain):
-    """Algorithm 2 (`ddpm`) or DDIM(η) steps along the visited steps `ts` (eq. 3), for a batch like
-    `x`."""
+    """Algorithm 2 (`ddpm`) or DDIM(η) steps along the visited steps `ts` (08_sampling eq. 3), for a
+    batch like `x`."""
 
     def __init__(self, d: Diffusion, ts: list, spec: SamplingSpec, g: torch.Generator, x: Tensor):
         self.ts, self.g = ts, g
@@ -175,8 +176,8 @@ class AncestralChain(Chain):
         self.t = step_tensors(ts, x)
 
     def step(self, model, x: Tensor, k: int) -> Tensor:
-        """Move k of (3): the network at the k-th visited step, then the step function with its
-        noise."""
+        """Move k of 08_sampling eq. 3: the network at the k-th visited step, then the step function
+        with its noise."""
         z = noise_like(x, self.g) if self.draws[k] else None
         return self.fns[k](model(x, self.t[k]), x, z)
 
@@ -285,7 +286,8 @@ def run_chains(
     """Run a chain per chunk under eval and inference mode, each chunk with its labels: the driver
     of every sampler."""
     labels, guidance = check_labels(spec.labels, spec.guidance, n, num_classes_of(model))
-    net = model if labels is None else ClassifierFreeGuidance(model, labels, guidance)  # (4)
+    # classifier-free guidance, 25_guidance eq. 4
+    net = model if labels is None else ClassifierFreeGuidance(model, labels, guidance)
     bar, xs, trajs, lo = None, [], [], 0
     with eval_mode(net), torch.inference_mode():
         for x in starts:  # lazy: each chunk's draws follow the previous chunk's chain
@@ -399,14 +401,14 @@ def num_classes_of(model) -> int | None:
 
 
 class ClassifierFreeGuidance(nn.Module):
-    """A conditional network as an (x_t, t) -> output network: eq. (4) for one batch of labels, one
-    batched forward."""
+    """A conditional network as an (x_t, t) -> output network: 25_guidance eq. 4 for one batch of
+    labels, one batched forward."""
 
     def __init__(
         self,
         model,  # callable (x_t, t, y) -> output; y (B,) labels, `null_label` for ∅
         labels: Tensor,  # the batch's labels y, (B,) ints in 0..K-1
-        # s in (4): 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
+        # s in 25_guidance eq. 4: 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
         guidance: float = 1.0,
         # ∅; default: K = `num_classes_of(model)` (a ddpm_nb UNet: cfg.num_classes)
         null_label: int = None,
@@ -425,7 +427,7 @@ class ClassifierFreeGuidance(nn.Module):
         )
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        "Eq. (4) at (x_t, t) for the held labels, (B, ...)."
+        "25_guidance eq. 4 at (x_t, t) for the held labels, (B, ...)."
         y, s, C = self.labels.to(x.device), self.guidance, x.shape[1]
         null = torch.full_like(y, self.null_label)
         if s == 1:
@@ -436,7 +438,7 @@ class ClassifierFreeGuidance(nn.Module):
             torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])
         )  # (2B, ...): y half, ∅ half
         cond, uncond = out.chunk(2)
-        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])  # (4)
+        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])  # 25_guidance eq. 4
         return torch.cat(
             [guided, cond[:, C:]], 1
         )  # a learned-variance half comes from the conditional
@@ -483,8 +485,8 @@ def sample(
     return_trajectory: bool = False,  # also return the recorded x_t, (F, N, ...) on the CPU
     **options,  # other SamplingSpec fields: eta, var, pred, clip, spacing, labels, seed, ...
 ) -> Tensor | tuple:  # x_0 (N, ...) on the device; with return_trajectory (x_0, frames)
-    """Draw N samples by running the reverse chain (eq. 3) from x_T ~ N(0, I) with DDPM, DDIM or a
-    fast solver."""
+    """Draw N samples by running the reverse chain (08_sampling eq. 3) from x_T ~ N(0, I) with DDPM,
+    DDIM or a fast solver."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     if spec.sampler is None:
         spec = replace(spec, sampler='ddpm')
@@ -511,7 +513,7 @@ def sample(
 def to_uint8(
     x: Tensor,  # values in [-1, 1]; values outside are clipped
 ) -> Tensor:  # uint8 0..255, same shape and device
-    "Map [-1, 1] to 8-bit values (eq. 6); the inverse of the data's `uint8_to_unit`."
+    "Map [-1, 1] to 8-bit values (08_sampling eq. 6); the inverse of the data's `uint8_to_unit`."
     from ddpm_nb.data import unit_to_uint8
 
     return unit_to_uint8(x.detach())

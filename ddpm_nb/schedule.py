@@ -12,7 +12,7 @@ from torch import Tensor
 
 # %% ../nbs/01_schedules.ipynb #03bd1dda
 def _betas_from_alphas_cumprod(ac: Tensor, max_beta: float = 0.999) -> Tensor:
-    "β_t = 1 - ᾱ_t/ᾱ_{t-1} (with ᾱ_0 = 1), clipped at `max_beta` (eq. 3)."
+    "β_t = 1 - ᾱ_t/ᾱ_{t-1} (with ᾱ_0 = 1), clipped at `max_beta` (01_schedules eq. 3)."
     prev = torch.cat([ac.new_ones(1), ac[:-1]])
     return (1 - ac / prev).clamp(min=0, max=max_beta)
 
@@ -27,7 +27,7 @@ def beta_schedule(
     "The variance schedule β_1..β_T of `name` for `T` steps, in float64."
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ValueError(f'T must be a positive integer number of steps, got {T!r}')
-    if name == 'linear':  # eq. 2, endpoints rescaled by 1000/T
+    if name == 'linear':  # 01_schedules eq. 2, endpoints rescaled by 1000/T
         scale = 1000 / T
         if T <= 50:  # β_T = 20/T ≥ 0.4: steps too large for a Gaussian reverse kernel
             raise ValueError(
@@ -36,7 +36,7 @@ def beta_schedule(
             )
         return torch.linspace(scale * 1e-4, scale * 0.02, T, dtype=torch.float64)
     t = torch.arange(T + 1, dtype=torch.float64) / T  # t/T on 0..1
-    if name == 'cosine':  # eq. 3
+    if name == 'cosine':  # 01_schedules eq. 3
         f = torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
     elif name == 'sigmoid':
         a, b, tau = -3.0, 3.0, 1.0

@@ -30,14 +30,14 @@ def score_from_eps(
     eps: Tensor,  # a noise prediction ε_θ(x_t, t), (B, ...)
     t: Tensor,  # 0-based steps, (B,)
 ) -> Tensor:  # ∇ log q(x_t), same shape
-    "The score implied by a noise prediction, −ε/√(1−ᾱ_t) (eq. 1)."
+    "The score implied by a noise prediction, −ε/√(1−ᾱ_t) (16_score eq. 1)."
     t = diffusion.check_t(t, eps)
     return -eps / extract(diffusion.sqrt_one_minus_alphas_cumprod, t, eps.shape, eps.dtype)
 
 # %% ../nbs/16_score.ipynb #5c0e0008
 class GaussianMixture:
     """Data Σ_k π_k N(μ_k, diag s_k²) in D dimensions, with the diffused density q(x_t), its score
-    and the optimal ε in closed form (eq. 2)."""
+    and the optimal ε in closed form (16_score eqs. 1-2)."""
 
     def __init__(
         self,
@@ -81,8 +81,8 @@ class GaussianMixture:
 # %% ../nbs/16_score.ipynb #5c0e0009
 @patch
 def _parts(self: GaussianMixture, x: Tensor, ab):
-    """log π_k N_k(x), the offsets √ᾱ μ_k − x and the variances V_k of eq. 2: (B, K), (B, K, D),
-    (B|1, K, D)."""
+    """log π_k N_k(x), the offsets √ᾱ μ_k − x and the variances V_k of 16_score eq. 2: (B, K),
+    (B, K, D), (B|1, K, D)."""
     if x.ndim != 2 or x.shape[1] != self.means.shape[1]:
         raise ValueError(
             f'x must be points (B, D) with D = {self.means.shape[1]}, got shape {tuple(x.shape)}'
@@ -101,20 +101,20 @@ def log_prob(
     x: Tensor,  # points (B, D)
     ab=1.0,  # noise level ᾱ: a number or (B,); 1 is the data density
 ) -> Tensor:  # (B,)
-    "log q_t(x) of eq. 2 at noise level ᾱ."
+    "log q_t(x) of 16_score eq. 2 at noise level ᾱ."
     return torch.logsumexp(self._parts(x, ab)[0], 1)
 
 
 @patch
 def score(self: GaussianMixture, x: Tensor, ab=1.0) -> Tensor:
-    "∇ log q_t(x) of eq. 2 at noise level ᾱ, (B, D)."
+    "∇ log q_t(x) of 16_score eq. 2 at noise level ᾱ, (B, D)."
     lw, off, V = self._parts(x, ab)
     return (lw.softmax(1)[..., None] * off / V).sum(1)
 
 
 @patch
 def eps(self: GaussianMixture, x: Tensor, ab) -> Tensor:
-    "The optimal noise predictor E[ε | x_t] = −√(1−ᾱ) ∇ log q_t(x) (eq. 1), (B, D)."
+    "The optimal noise predictor E[ε | x_t] = −√(1−ᾱ) ∇ log q_t(x) (16_score eq. 1), (B, D)."
     return -(1 - torch.as_tensor(ab, dtype=x.dtype).reshape(-1, 1)).sqrt() * self.score(x, ab)
 
 
@@ -129,7 +129,7 @@ SOLVERS = ('heun', 'euler')
 
 
 def _field(d: Diffusion, model, y: Tensor, t: int, pred: str) -> Tensor:
-    "The right-hand side of (5), ε_θ(√ᾱ_t y, t), at the 0-based step t."
+    "The right-hand side of 16_score eq. 5, ε_θ(√ᾱ_t y, t), at the 0-based step t."
     tt = torch.full((len(y),), t, dtype=torch.long, device=y.device)
     return d.predict(model, alpha_bar(d, tt, y).sqrt() * y, tt, pred, 'eps')
 
@@ -145,13 +145,13 @@ def pf_ode_sample(
     return_trajectory: bool = False,
     **options,  # SamplingSpec fields: pred, seed, device, batch_size, ...
 ) -> Tensor | tuple:  # x_0 (N, ...) on the device, not clipped
-    """Sample by integrating the probability-flow ODE (5) from x_T ~ N(0, I) to the data with Heun's
-    (6) or Euler's method."""
+    """Sample by integrating the probability-flow ODE (16_score eq. 5) from x_T ~ N(0, I) to the
+    data with Heun's (16_score eq. 6) or Euler's method."""
     if solver not in SOLVERS:
         raise ValueError(f'unknown solver {solver!r}; choose one of {", ".join(SOLVERS)}')
     sampler = (
         'heun' if solver == 'heun' else 'ddim'
-    )  # Euler on (5) is DDIM's deterministic step (test (i))
+    )  # Euler on 16_score eq. 5 is DDIM's deterministic step (test (i))
     return sample(
         model,
         diffusion,
@@ -218,13 +218,13 @@ def pf_ode_likelihood(
     steps: int = None,
     trace: str = 'exact',  # one of TRACES; "hutchinson" for images
     n_probes: int = 1,  # Rademacher probes per example for "hutchinson", fixed over the solve
-    # SamplingSpec fields: sampler (the solver: "heun", the default, or "euler"); spacing, where
-    # the nodes go (`timesteps`; "quadratic", the default, packs them near step 0, where (7) needs
-    # them); pred; seed (draws the probes); device
+    # SamplingSpec fields: sampler (the solver: "heun", the default, or "euler"); spacing, where the
+    # nodes go (`timesteps`; "quadratic", the default, packs them near step 0, where 16_score eq. 7
+    # needs them); pred; seed (draws the probes); device
     **options,
-) -> dict:  # logp (B,) nats, prior (B,), delta (B,) = the integral of (7), x_T (B, ...); on the CPU
-    """log p̂_0(x) under the probability-flow ODE (eq. 7): integrate (5) and the divergence of ε_θ
-    from step 0 to T-1."""
+) -> dict:  # logp (B,) nats, prior (B,), delta (B,) (16_score eq. 7's integral), x_T; on the CPU
+    """log p̂_0(x) under the probability-flow ODE (16_score eq. 7): integrate 16_score eq. 5 and the
+    divergence of ε_θ from step 0 to T-1."""
     spec = sampling_spec(**{'sampler': 'heun', 'spacing': 'quadratic', **options})
     solver, spacing, pred, seed = spec.sampler, spec.spacing, spec.pred, spec.seed
     check_data(x, 'x')
@@ -266,12 +266,12 @@ def pf_ode_likelihood(
             (da, diva) = fd(y, a)
             if solver == 'euler':
                 y, delta = y + h * da, delta + h * diva.double()
-            else:  # (6) on the state (y, ∫ div)
+            else:  # 16_score eq. 6 on the state (y, ∫ div)
                 db, divb = fd(y + h * da, b)
                 y, delta = y + h / 2 * (da + db), delta + h / 2 * (diva + divb).double()
     x_T = y * math.exp(lab(ts[-1]) / 2)
     prior = -0.5 * (x_T.double() ** 2).flatten(1).sum(1) - 0.5 * D * math.log(2 * math.pi)
-    logp = prior + 0.5 * D * (lab(ts[-1]) - lab(ts[0])) + delta  # (7)
+    logp = prior + 0.5 * D * (lab(ts[-1]) - lab(ts[0])) + delta  # 16_score eq. 7
     return dict(logp=logp.cpu(), prior=prior.cpu(), delta=delta.cpu(), x_T=x_T.detach().cpu())
 
 # %% ../nbs/16_score.ipynb #5c0e0036
@@ -286,7 +286,7 @@ def pf_ode_bpd(
     **options,
 ) -> dict:  # bpd (B,), mean, sem, and the `pf_ode_likelihood` results
     """An upper bound on the NLL of 8-bit images in bits/dim: PF-ODE log-density of uniformly
-    dequantized data (eq. 8)."""
+    dequantized data (16_score eq. 8)."""
     from ddpm_nb.likelihood import check_8bit
 
     check_8bit(x)
@@ -298,7 +298,7 @@ def pf_ode_bpd(
         model, diffusion, x_deq, steps, seed=seed, **{'trace': 'hutchinson', **options}
     )
     D = x[0].numel()
-    bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)  # (8)
+    bpd = (-r['logp'] / D + math.log(127.5)) / math.log(2)  # 16_score eq. 8
     return dict(
         bpd=bpd,
         mean=bpd.mean().item(),

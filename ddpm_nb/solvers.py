@@ -19,8 +19,8 @@ def alpha_sigma(
     diffusion: Diffusion,  # the schedule
     t: int,  # a 0-based step; -1 is the data itself
 ) -> tuple:  # (α_t, σ_t, λ_t) as Python floats
-    """Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t) (eq.
-    1)."""
+    """Signal and noise scales α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the log-SNR λ_t = log(α_t/σ_t)
+    (24_fast_samplers eq. 1)."""
     if t < 0:
         return 1.0, 0.0, math.inf
     ab = diffusion.alphas_cumprod[t].item()
@@ -28,16 +28,16 @@ def alpha_sigma(
 
 
 def log_snr(diffusion: Diffusion) -> Tensor:  # λ_0 > ... > λ_{T-1}, (T,) float64
-    "The log-SNR λ_t = ½ log(ᾱ_t / (1 − ᾱ_t)) of every step (eq. 1)."
+    "The log-SNR λ_t = ½ log(ᾱ_t / (1 − ᾱ_t)) of every step (24_fast_samplers eq. 1)."
     ab = diffusion.alphas_cumprod
     return 0.5 * (ab.log() - torch.log1p(-ab))
 
 # %% ../nbs/24_fast_samplers.ipynb #5e11df2c
 def _second_order(diffusion, x0_hat, t, h, x0_last, t_last):
-    """x̂_0 with the multistep correction of (5): D = x̂_0 + (x̂_0 − x̂_0^last) / (2r), r = h_last /
-    h."""
+    """x̂_0 with the multistep correction of 24_fast_samplers eq. 5: D = x̂_0 + (x̂_0 − x̂_0^last) /
+    (2r), r = h_last / h."""
     if x0_last is None:
-        return x0_hat  # first order (4)
+        return x0_hat  # first order, 24_fast_samplers eq. 4
     r = (alpha_sigma(diffusion, t)[2] - alpha_sigma(diffusion, t_last)[2]) / h
     return x0_hat + (x0_hat - x0_last) / (2 * r)
 
@@ -51,15 +51,16 @@ def dpmpp_2m_step(
     x0_last: Tensor = None,  # x̂_0 of the step before (at t_last); None: a first-order (DDIM) step
     t_last: int = None,  # the step where x0_last was predicted, > t
 ) -> Tensor:  # x at t_next
-    """One step of DPM-Solver++(2M) (eq. 5), or of its first-order form (eq. 4, DDIM) without
-    `x0_last`."""
+    """One step of DPM-Solver++(2M) (24_fast_samplers eq. 5), or of its first-order form
+    (24_fast_samplers eq. 4, DDIM) without `x0_last`."""
     if t_next < 0:
-        return x0_hat  # (4) with σ = 0, α = 1: the jump to the data
+        return x0_hat  # 24_fast_samplers eq. 4 with σ = 0, α = 1: the jump to the data
     _, s_s, l_s = alpha_sigma(diffusion, t)
     a_t, s_t, l_t = alpha_sigma(diffusion, t_next)
     h = l_t - l_s
     D = _second_order(diffusion, x0_hat, t, h, x0_last, t_last)
-    return (s_t / s_s) * x - (a_t * math.expm1(-h)) * D  # (4), (5): −expm1(−h) = 1 − e^{−h}
+    # 24_fast_samplers eqs. 4-5: −expm1(−h) = 1 − e^{−h}
+    return (s_t / s_s) * x - (a_t * math.expm1(-h)) * D
 
 # %% ../nbs/24_fast_samplers.ipynb #38120b4c
 def dpmpp_2m_sde_step(
@@ -72,8 +73,8 @@ def dpmpp_2m_sde_step(
     x0_last: Tensor = None,  # x̂_0 of the step before; None: first order (DDPM's posterior)
     t_last: int = None,  # the step where x0_last was predicted, > t
 ) -> Tensor:  # x at t_next
-    """One step of the stochastic DPM-Solver++(2M) (eq. 6, diffusers' sde-dpmsolver++ with the
-    midpoint rule)."""
+    """One step of the stochastic DPM-Solver++(2M) (24_fast_samplers eq. 6, diffusers'
+    sde-dpmsolver++ with the midpoint rule)."""
     if t_next < 0:
         return x0_hat
     _, s_s, l_s = alpha_sigma(diffusion, t)
@@ -83,11 +84,12 @@ def dpmpp_2m_sde_step(
     one_m = -math.expm1(-2 * h)  # 1 − e^{−2h}
     return (
         (s_t / s_s * math.exp(-h)) * x + (a_t * one_m) * D + (s_t * math.sqrt(one_m)) * noise
-    )  # (6)
+    )  # 24_fast_samplers eq. 6
 
 # %% ../nbs/24_fast_samplers.ipynb #9e21928f
 def varsigma(diffusion: Diffusion, t: int) -> float:
-    "Karras et al.'s noise level ς_t = σ_t / α_t of y = x / α (eq. 7); 0 at t = -1 (the data)."
+    """Karras et al.'s noise level ς_t = σ_t / α_t of y = x / α (24_fast_samplers eq. 7); 0 at
+    t = -1 (the data)."""
     a, s, _ = alpha_sigma(diffusion, t)
     return s / a
 
@@ -100,10 +102,11 @@ def heun_step(
     t_next: int,  # the next step < t; -1 is the data
     eps_next: Tensor = None,  # ε̂ at the Euler point x̃ at t_next; None: the Euler step x̃ itself
 ) -> Tensor:  # x at t_next (or the Euler point x̃)
-    """An Euler step (DDIM) or Heun's step (eq. 8) of the PF-ODE dy/dς = ε̂ in y = x/α (16_score,
-    eq. 5)."""
+    """An Euler step (DDIM) or Heun's step (24_fast_samplers eq. 8) of the PF-ODE dy/dς = ε̂ in
+    y = x/α (16_score eq. 5)."""
     a_s, a_n = alpha_sigma(diffusion, t)[0], alpha_sigma(diffusion, t_next)[0]
-    slope = eps if eps_next is None else (eps + eps_next) / 2  # (8): the average of the two slopes
+    # 24_fast_samplers eq. 8: the average of the two slopes
+    slope = eps if eps_next is None else (eps + eps_next) / 2
     return a_n * (x / a_s + (varsigma(diffusion, t_next) - varsigma(diffusion, t)) * slope)
 
 # %% ../nbs/24_fast_samplers.ipynb #d03dcfd2
@@ -113,7 +116,7 @@ def karras_sigmas(
     n: int,  # number of nodes
     rho: float = 7.0,  # ρ: larger packs the nodes closer to sigma_min
 ) -> Tensor:  # (n,) float64, descending from sigma_max to sigma_min
-    "Karras et al.'s (2022) noise levels (eq. 9): evenly spaced in ς^{1/ρ}."
+    "Karras et al.'s (2022) noise levels (24_fast_samplers eq. 9): evenly spaced in ς^{1/ρ}."
     if n == 1:
         return torch.tensor([sigma_max], dtype=torch.float64)
     i = torch.arange(n, dtype=torch.float64) / (n - 1)
@@ -149,12 +152,12 @@ def solver_timesteps(
     steps: int,  # nodes visited (network calls of dpmpp_2m), 1 <= steps <= T
     spacing: str,  # one of SOLVER_SPACINGS (`sample` takes `timesteps`' SPACINGS as well)
 ) -> list:  # `steps` distinct 0-based steps, descending; then the data
-    """Where a solver calls the network: besides `timesteps`' spacings: diffusers' linspace (10),
-    even in λ, Karras (9)."""
+    """Where a solver calls the network: besides `timesteps`' spacings: diffusers' linspace
+    (24_fast_samplers eq. 10), even in λ, Karras (24_fast_samplers eq. 9)."""
     T = diffusion.T
     if spacing not in SOLVER_SPACINGS:
         raise ValueError(f'unknown spacing {spacing!r}; choose one of {", ".join(SOLVER_SPACINGS)}')
-    if spacing == 'linspace':  # (10): T-1 ... round((T-1)/S)
+    if spacing == 'linspace':  # 24_fast_samplers eq. 10: T-1 ... round((T-1)/S)
         if steps >= T:
             raise ValueError(
                 f'spacing="linspace" visits at most T-1={T - 1} steps (never t=0), got '
@@ -185,8 +188,8 @@ def heun_steps(nfe: int) -> int:
 
 # %% ../nbs/24_fast_samplers.ipynb #b24b20c6
 class DPMSolverChain(Chain):
-    """DPM-Solver++(2M) (eqs. 4-5) or, for sampler `dpmpp_2m_sde`, its SDE variant (eq. 6), along
-    the steps `ts`."""
+    """DPM-Solver++(2M) (24_fast_samplers eqs. 4-5) or, for sampler `dpmpp_2m_sde`, its SDE variant
+    (24_fast_samplers eq. 6), along the steps `ts`."""
 
     def __init__(self, d: Diffusion, ts: list, spec, g: torch.Generator, x: Tensor):
         self.d, self.ts, self.g, self.spec = d, list(ts), g, spec
@@ -199,18 +202,18 @@ class DPMSolverChain(Chain):
             model, x, self.t[k], self.spec.pred, clip=self.spec.clip
         )  # 1. data prediction
         last = (self.x0_last, self.ts[k - 1]) if k > 0 else (None, None)
-        if self.sde:  # 2. the step, (6)
+        if self.sde:  # 2. the step, 24_fast_samplers eq. 6
             z = noise_like(x, self.g) if t_next >= 0 else None
             x = dpmpp_2m_sde_step(self.d, x0, x, t, t_next, z, *last)
-        else:  # 2. the step, (4)-(5)
+        else:  # 2. the step, 24_fast_samplers eqs. 4-5
             x = dpmpp_2m_step(self.d, x0, x, t, t_next, *last)
         self.x0_last = x0  # 3. remember x̂_0 for the next correction
         return x
 
 
 class HeunChain(Chain):
-    """Heun's method (eq. 8) on the PF-ODE along the steps `ts`; its last move, the jump to the
-    data, is Euler's."""
+    """Heun's method (24_fast_samplers eq. 8) on the PF-ODE along the steps `ts`; its last move, the
+    jump to the data, is Euler's."""
 
     def __init__(self, d: Diffusion, ts: list, spec, g: torch.Generator, x: Tensor):
         self.d, self.ts, self.spec = d, list(ts), spec
@@ -230,4 +233,4 @@ class HeunChain(Chain):
             return x_euler
         return heun_step(
             self.d, eps, x, t, t_next, self._eps(model, x_euler, k + 1)
-        )  # 2. Heun's, (8)
+        )  # 2. Heun's, 24_fast_samplers eq. 8

@@ -50,7 +50,8 @@ from .sample import save_grid
 
 # %% ../nbs/09_train.ipynb #f8badc4e
 def lr_at(cfg: TrainConfig, step: int) -> float:
-    "Learning rate for optimisation step `step` (0-based): linear warm-up, then constant (eq. 1)."
+    """Learning rate for optimisation step `step` (0-based): linear warm-up, then constant
+    (09_train eq. 1)."""
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
 
 
@@ -101,7 +102,7 @@ class Learner:
     "What one optimisation step updates (the network, its EMA, the optimiser) and how it runs."
 
     model: nn.Module  # the network being trained
-    ema: nn.Module  # its exponential moving average (eq. 2)
+    ema: nn.Module  # its exponential moving average, θ̄ ← δ θ̄ + (1 − δ) θ
     opt: torch.optim.Optimizer
     net: nn.Module = None  # what runs the forward pass (DDP, torch.compile, labels); None: model
     scaler: object = None  # fp16's GradScaler; None: no loss scaling
@@ -120,7 +121,7 @@ def train_step(
     """One optimisation step of the path's loss on batch `x0` (t, ε given or drawn): loss, grad
     norm, skipped."""
     model, opt, scaler, amp_dtype = learner.model, learner.opt, learner.scaler, learner.amp_dtype
-    # 1. learning rate of this step (eq. 1)
+    # 1. learning rate of this step (09_train eq. 1)
     for g in opt.param_groups:
         g['lr'] = lr_at(cfg, step)
     # 2. the loss: Diffusion.loss (Algorithm 1) or FlowMatching.loss, through `net` (DDP, torch.compile) if given

@@ -25,7 +25,7 @@ class UNetConfig:
     out_channels: int | None = (
         None  # channels of the output; None -> in_channels (ε has the shape of x)
     )
-    ch: int = 128  # base width; also the dimension of the sinusoidal embedding (1)
+    ch: int = 128  # base width; also the dimension of the sinusoidal embedding (06_unet eq. 1)
     ch_mult: tuple = (
         1,
         2,
@@ -104,12 +104,12 @@ def timestep_embedding(
     t: Tensor,  # 0-based steps (B,), integer or float
     dim: int,  # embedding size d (`ch` in the U-Net)
 ) -> Tensor:  # (B, dim) float32
-    """Sinusoidal embedding (1) of steps `t`, sines then cosines, as in Ho's
+    """Sinusoidal embedding (06_unet eq. 1) of steps `t`, sines then cosines, as in Ho's
     `get_timestep_embedding`."""
     if t.ndim != 1:
         raise ValueError(f"t must have shape (B,), got {tuple(t.shape)}")
     if dim < 4:
-        raise ValueError(f"dim must be >= 4 so that (1) has h - 1 >= 1, got {dim}")
+        raise ValueError(f"dim must be >= 4 so that 06_unet eq. 1 has h - 1 >= 1, got {dim}")
     h = dim // 2
     omega = torch.exp(
         -math.log(10000) * torch.arange(h, dtype=torch.float32, device=t.device) / (h - 1)
@@ -149,8 +149,8 @@ def _group_norm(num_groups, ch, eps=1e-6) -> nn.GroupNorm:
 
 # %% ../nbs/06_unet.ipynb #eb80fc9a
 class ResnetBlock(nn.Module):
-    """Wide-ResNet block (2): GroupNorm-swish-conv twice, timestep embedding added after the first
-    conv."""
+    """Wide-ResNet block (06_unet eq. 2): GroupNorm-swish-conv twice, timestep embedding added after
+    the first conv."""
 
     def __init__(
         self,
@@ -177,13 +177,14 @@ class ResnetBlock(nn.Module):
     def forward(self, x: Tensor, temb: Tensor) -> Tensor:
         "x (B, in_ch, H, W) and τ (B, temb_ch) -> (B, out_ch, H, W)."
         h = self.conv1(F.silu(self.norm1(x)))  # (B, out_ch, H, W)
-        h = h + self.temb_proj(F.silu(temb))[:, :, None, None]  # (2): a per-channel shift set by t
+        # 06_unet eq. 2: a per-channel shift set by t
+        h = h + self.temb_proj(F.silu(temb))[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.shortcut(x) + h
 
 # %% ../nbs/06_unet.ipynb #607fa276
 class AttnBlock(nn.Module):
-    "Single-head self-attention over the H*W positions with a residual connection (3)."
+    "Single-head self-attention over the H*W positions with a residual connection (06_unet eq. 3)."
 
     def __init__(
         self,
@@ -202,7 +203,7 @@ class AttnBlock(nn.Module):
         h = self.norm(x)
         # (B, 1, HW, C): one head whose tokens are pixels; reshape, not view, so channels_last input works too
         q, k, v = (m(h).reshape(B, 1, C, H * W).transpose(-1, -2) for m in (self.q, self.k, self.v))
-        h = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(C)) v, (3)
+        h = F.scaled_dot_product_attention(q, k, v)  # softmax(q k^T / sqrt(C)) v, 06_unet eq. 3
         return x + self.proj_out(h.transpose(-1, -2).reshape(B, C, H, W))
 
 # %% ../nbs/06_unet.ipynb #e61f6f51
@@ -312,11 +313,11 @@ class UNet(nn.Module):
                 f"got {type(cfg).__name__}"
             )
         self.cfg, ch = cfg, cfg.ch
-        self.temb = nn.Module()  # (1) -> Dense(4ch) -> swish -> Dense(4ch)
+        self.temb = nn.Module()  # 06_unet eq. 1 -> Dense(4ch) -> swish -> Dense(4ch)
         self.temb.dense0, self.temb.dense1 = _linear(ch, 4 * ch), _linear(4 * ch, 4 * ch)
         if (
             cfg.num_classes
-        ):  # (4): one learned vector per label, K + 1 rows, the last for the null label ∅
+        ):  # 06_unet eq. 4: one learned vector per label, K + 1 rows, the last for the null label ∅
             self.class_emb = nn.Embedding(cfg.num_classes + 1, 4 * ch)
         self.conv_in = _conv(cfg.in_channels, ch)
         self.down, skips = _down_path(cfg)
@@ -407,7 +408,7 @@ def forward(
         F.silu(self.temb.dense0(timestep_embedding(t, self.cfg.ch)))
     )  # τ, (B, 4ch)
     if y is not None:
-        temb = temb + self.class_emb(y)  # (4)
+        temb = temb + self.class_emb(y)  # 06_unet eq. 4
     hs = [self.conv_in(x)]  # the skip stack
     for lvl in self.down:
         for block, attn in zip(lvl.block, lvl.attn):
