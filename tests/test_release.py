@@ -9,12 +9,12 @@ from conftest import ROOT
 from release_check import (NOT_YET, UNRELEASED, changelog_sections, init_version, newest_release, notes, problems,
                            settings_version)
 
-yaml = pytest.importorskip('yaml')
 WORKFLOWS = ROOT/'.github'/'workflows'
 VERSION = settings_version()
 
 
 def _workflow(name) -> dict:
+    yaml = pytest.importorskip('yaml')  # only the workflow tests need it
     wf = yaml.safe_load((WORKFLOWS/name).read_text(encoding='utf-8'))
     wf['on'] = wf.pop(True, wf.get('on'))  # YAML 1.1 reads the key `on` as True
     return wf
