@@ -12,6 +12,10 @@ paths in a `.pth` are added to sys.path but the `.pth` files inside them are not
 checkout's editable install stays invisible. `--no-deps --ignore-installed` puts the wheel itself
 into the venv. The checks run from outside the repository with PYTHONPATH cleared and assert that
 `ddpm_nb` is imported from the venv, not from the checkout.
+
+The release workflow (.github/workflows/release.yaml) runs this same test on the wheel it is about to
+publish: with DDPM_NB_WHEEL=dist/ddpm_nb-X.Y.Z-py3-none-any.whl the wheel is checked as it is
+instead of being built here.
 """
 import os, re, shutil, subprocess, sys, zipfile
 from configparser import ConfigParser
@@ -19,7 +23,8 @@ from pathlib import Path
 
 from conftest import ROOT
 
-RELEASE_FILES = ('setup.py', 'settings.ini', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'LICENSE')
+RELEASE_FILES = ('setup.py', 'settings.ini', 'pyproject.toml', 'MANIFEST.in', 'README.md', 'LICENSE',
+                 'CHANGELOG.md')
 
 
 def _run(cmd, **kw):
@@ -44,13 +49,17 @@ def test_wheel_installs_and_runs(tmp_path):
     cfg = ConfigParser(delimiters=['='])
     cfg.read(ROOT/'settings.ini', encoding='utf-8')
     cfg = cfg['DEFAULT']
-    src = tmp_path/'src'
-    src.mkdir()
-    for f in RELEASE_FILES: shutil.copy(ROOT/f, src/f)
-    shutil.copytree(ROOT/'ddpm_nb', src/'ddpm_nb', ignore=shutil.ignore_patterns('__pycache__'))
-    # no build isolation: setuptools from this environment, not a download per test run
-    _run([sys.executable, '-m', 'build', '--wheel', '--no-isolation', '--outdir', tmp_path/'dist', src], cwd=tmp_path)
-    wheel, = (tmp_path/'dist').glob('*.whl')
+    if os.environ.get('DDPM_NB_WHEEL'):
+        wheel = Path(os.environ['DDPM_NB_WHEEL']).resolve()
+    else:
+        src = tmp_path/'src'
+        src.mkdir()
+        for f in RELEASE_FILES: shutil.copy(ROOT/f, src/f)
+        shutil.copytree(ROOT/'ddpm_nb', src/'ddpm_nb', ignore=shutil.ignore_patterns('__pycache__'))
+        # no build isolation: setuptools from this environment, not a download per test run
+        _run([sys.executable, '-m', 'build', '--wheel', '--no-isolation', '--outdir', tmp_path/'dist', src],
+             cwd=tmp_path)
+        wheel, = (tmp_path/'dist').glob('*.whl')
     assert wheel.name == f'ddpm_nb-{cfg["version"]}-py3-none-any.whl'
 
     names = zipfile.ZipFile(wheel).namelist()
