@@ -28,7 +28,6 @@ from ddpm_nb.files import (
     remove_stale_temp_files,
 )
 from ddpm_nb.config import (
-    LOGGERS,
     TrainConfig,
     model_config,
     resolve_device,
