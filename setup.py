@@ -27,6 +27,7 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
+extras = {e: shlex.split(cfg[e + '_requirements']) for e in cfg.get('extras', '').split()}
 extra_classifiers = [l.strip() for l in cfg.get('extra_classifiers', '').splitlines() if l.strip()]
 # PyPI shows README.md without the repository around it: point its relative links and images at GitHub
 raw, blob = cfg['git_url'].replace('github.com', 'raw.githubusercontent.com') + '/' + cfg['branch'], cfg['git_url'] + '/blob/' + cfg['branch']
@@ -55,7 +56,7 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ 'dev': dev_requirements, **extras },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = long_description,

@@ -45,6 +45,18 @@ def test_parent_site_dirs():
         assert any(Path(d).is_relative_to(sys.prefix) for d in parent_site_dirs())
 
 
+def test_tracker_extras():
+    "Every experiment tracker of TrainConfig.logger has the extra its missing-package error names."
+    from ddpm_nb.train import TRACKERS
+    cfg = ConfigParser(delimiters=['='])
+    cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    cfg = cfg['DEFAULT']
+    pkgs = [c.package for c in TRACKERS.values() if c]
+    assert pkgs and set(pkgs) <= set(cfg['extras'].split()), (pkgs, cfg['extras'])
+    for p in pkgs: assert cfg[f'{p}_requirements'].split()[0].startswith(p)
+    assert 'tensorboard' in [r.split('>')[0] for r in cfg['dev_requirements'].split()]  # CI tests it
+
+
 def test_wheel_installs_and_runs(tmp_path):
     cfg = ConfigParser(delimiters=['='])
     cfg.read(ROOT/'settings.ini', encoding='utf-8')
@@ -71,7 +83,8 @@ def test_wheel_installs_and_runs(tmp_path):
     meta = zipfile.ZipFile(wheel).read(dist_info + 'METADATA').decode()
     for field in ('Summary: ' + cfg['description'], 'Keywords:', 'License', 'Requires-Python: >=' + cfg['min_python'],
                   'Classifier: Development Status :: 3 - Alpha', 'Classifier: License :: OSI Approved :: MIT License',
-                  'Requires-Dist: torch', 'Project-URL: Documentation'):
+                  'Requires-Dist: torch', 'Project-URL: Documentation', 'Provides-Extra: tensorboard',
+                  'Requires-Dist: tensorboard>=2.10; extra == "tensorboard"'):
         assert field in meta, f'{field!r} missing from METADATA'
     assert not re.search(r'\]\(nbs/', meta), 'README links relative to the repo would break on PyPI'
     scripts = zipfile.ZipFile(wheel).read(dist_info + 'entry_points.txt').decode()
