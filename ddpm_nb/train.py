@@ -686,22 +686,21 @@ def truncate_metrics(path: Path, step: int):
 
 def plot_loss(metrics_path, out_path, label: str = 'L_simple'):
     "Plot the loss curve from metrics.jsonl to a PNG; `label` names the objective on the y axis."
-    import matplotlib
-
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    # a Figure of its own, not pyplot: no backend is switched, so a notebook's inline plots keep
+    # showing after `train`
+    from matplotlib.figure import Figure
 
     rows = [json.loads(l) for l in Path(metrics_path).read_text().splitlines() if l.strip()]
     if not rows:
         return
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = Figure(figsize=(6, 3))
+    ax = fig.subplots()
     ax.plot([r['step'] for r in rows], [r['loss'] for r in rows])
     ax.set_yscale('log')
     ax.set_xlabel('step')
     ax.set_ylabel(f'training loss ({label})')
     fig.tight_layout()
     atomic_write(out_path, lambda p: fig.savefig(p, format='png', dpi=90))
-    plt.close(fig)
 
 # %% ../nbs/09_train.ipynb #f4c21eab
 class MetricsLogger(Callback):
