@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from fastcore.basics import patch
 from .diffusion import Diffusion, extract
-from .score import GaussianMixture
+from .score import GaussianMixture, check_weights
 
 # %% ../nbs/25_guidance.ipynb #25a00007
 class LabelledMixture:
@@ -25,14 +25,7 @@ class LabelledMixture:
         self.priors = torch.as_tensor(priors, dtype=torch.float64)
         self.classes = list(classes)
         K = len(self.classes)
-        if (
-            self.priors.shape != (K,)
-            or (self.priors <= 0).any()
-            or abs(self.priors.sum().item() - 1) > 1e-9
-        ):
-            raise ValueError(
-                f'priors must be {K} positive numbers summing to 1, got {self.priors.tolist()}'
-            )
+        check_weights(self.priors, K, 'priors')
         if len({c.means.shape[1] for c in self.classes}) != 1:
             raise ValueError('all classes must have the same dimension')
         # the unconditional data p(x) = sum_y p(y) p(x|y) is one big mixture
