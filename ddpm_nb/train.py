@@ -534,7 +534,7 @@ def step(self: Trainer) -> dict:
     cfg, s = self.cfg, self.state.step
     x0 = self.get_batch(s)  # (B, C, H, W)
     net = self.net
-    if self.model.cfg.num_classes:  # ε_θ(x_t, t, y) with label dropout (25_guidance)
+    if self.model.cfg.num_classes:  # ε_θ(x_t, t, y) with label dropout (26_guidance)
         y = self.get_labels(s)
         net = lambda x, t: self.net(x, t, y)
     if self._check_next:
