@@ -341,7 +341,7 @@ def plot_ddim_steps(
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=80))
+        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=110))
         plt.close(fig)
     return fig
 
@@ -627,5 +627,5 @@ def plot_inpainting(
         axes[i, 0].set_ylabel(kind, fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=80)
+        fig.savefig(path, dpi=110)
     return fig

@@ -237,6 +237,6 @@ def plot_bpd(
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=90))
+        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=110))
         plt.close(fig)
     return fig
