@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['TRACKERS', 'lr_at', 'ema_decay_at', 'ema_update', 'step_noise', 'Learner', 'train_step', 'TrainingError',
            'GracefulStop', 'dist_env', 'any_process', 'check_in_sync', 'check_finite_weights', 'TrainState', 'Callback',
-           'Trainer', 'to_device', 'kept_after_failure', 'NanGuard', 'truncate_metrics', 'plot_loss', 'MetricsLogger',
-           'Checkpointer', 'SyncCheck', 'SampleGrids', 'Signals', 'default_callbacks', 'MissingPackageError', 'Tracker',
-           'TensorBoardLogger', 'WandbLogger', 'tracker_for', 'train']
+           'Trainer', 'precision_note', 'to_device', 'kept_after_failure', 'NanGuard', 'truncate_metrics', 'plot_loss',
+           'MetricsLogger', 'Checkpointer', 'SyncCheck', 'SampleGrids', 'Signals', 'default_callbacks',
+           'MissingPackageError', 'Tracker', 'TensorBoardLogger', 'WandbLogger', 'tracker_for', 'train']
 
 # %% ../nbs/09_train.ipynb #f71b2891
 import copy, importlib, json, os, random, signal, threading, time
@@ -29,6 +29,7 @@ from ddpm_nb.files import (
 )
 from ddpm_nb.config import (
     TrainConfig,
+    native_cpu_bf16,
     model_config,
     resolve_device,
     merge_resume,
@@ -421,6 +422,22 @@ def _amp(cfg: TrainConfig, device) -> tuple:
         return torch.bfloat16, None
     return torch.float16, torch.amp.GradScaler('cuda')
 
+
+def precision_note(cfg: TrainConfig, device) -> str:
+    "How the train steps compute, for the start-up line: on a CPU, bf16 autocast or fp32, and why."
+    dtype, _ = _amp(cfg, device)
+    name = {torch.bfloat16: 'bf16 autocast', torch.float16: 'fp16 autocast'}.get(dtype, 'fp32')
+    if device.type != 'cpu':
+        return name
+    native = native_cpu_bf16()  # without it bf16 is emulated, some 400x slower than fp32
+    if dtype is not None:
+        return name + (' (native bf16 on this CPU)' if native else ' (emulated on this CPU: slow)')
+    if not cfg.amp:
+        return 'fp32 (--no-amp)'
+    return (
+        'fp32 (bf16 turned off: --no-cpu-bf16)' if native else 'fp32 (no native bf16 on this CPU)'
+    )
+
 # %% ../nbs/09_train.ipynb #d423aeb6
 @patch
 def _build(self: Trainer, data):
@@ -470,7 +487,8 @@ def _begin(self: Trainer):
     self.log(
         f'training {count_params(self.model):,}-parameter U-Net on {cfg.dataset} ({cfg.objective} '
         f'objective) '
-        f'for {cfg.steps} steps on {self.device}{procs}; run dir {self.out}'
+        f'for {cfg.steps} steps on {self.device}{procs}, {precision_note(cfg, self.device)}; '
+        f'run dir {self.out}'
     )
 
 
