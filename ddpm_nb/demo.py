@@ -9,8 +9,8 @@ __all__ = ['MAX_IMAGES', 'GIF_IMAGES', 'HELD_OUT', 'EDIT_SAMPLERS', 'EDIT_ETA', 
            'edit_input', 'run_request', 'gradio', 'describe', 'build_page', 'check_port', 'serve', 'DemoArgs',
            'ddpm_demo', 'demo_main', 'write_space']
 
-# %% ../nbs/35_demo.ipynb #6369a701
-import shutil, socket, tempfile
+# %% ../nbs/35_demo.ipynb #945747d2
+import os, shutil, socket, tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from .sample import SamplingSpec, sample, image_grid, save_gif
 from .train import MissingPackageError
 from .cli import run_cli
 
-# %% ../nbs/35_demo.ipynb #7265b05a
+# %% ../nbs/35_demo.ipynb #ef31a99a
 MAX_IMAGES = 64  # per request: a page should answer in seconds, not minutes
 GIF_IMAGES = 16  # the animation follows the first 16 chains
 HELD_OUT = 32  # held-out test images offered for editing
@@ -47,7 +47,7 @@ def upscale(img, factor: int):
 
     return img.resize((img.width * factor, img.height * factor), Image.NEAREST)
 
-# %% ../nbs/35_demo.ipynb #1159d098
+# %% ../nbs/35_demo.ipynb #14ea0ff3
 @dataclass
 class DemoRun:
     "A trained run as the page uses it: the network, its noising path, its config, held-out images."
@@ -108,7 +108,7 @@ def load_demo(
     work = Path(tempfile.mkdtemp(prefix='ddpm_demo_'))
     return DemoRun(Path(run), model, diffusion, cfg, images, work)
 
-# %% ../nbs/35_demo.ipynb #c4dbe2a5
+# %% ../nbs/35_demo.ipynb #312c0ea9
 @dataclass
 class Request:
     "One job the page asks for: draw samples, or edit a held-out image."
@@ -138,7 +138,7 @@ def whole(
     span = f'between {lo} and {hi}' if hi is not None else f'>= {lo}'
     raise ValueError(f'{name} must be a whole number {span}, got {v!r}')
 
-# %% ../nbs/35_demo.ipynb #698ee4f3
+# %% ../nbs/35_demo.ipynb #44b3f68a
 def check_request(
     d: DemoRun,  # the loaded run
     r: Request,  # what the page asks for
@@ -182,7 +182,7 @@ def check_request(
         check_strength(r.strength)
     return replace(r, sampler=sampler, steps=steps, n=n, seed=seed, image=image)
 
-# %% ../nbs/35_demo.ipynb #2dab7eca
+# %% ../nbs/35_demo.ipynb #9708259f
 def request_labels(d: DemoRun, r: Request) -> Tensor | None:
     "The class of each sample: r.label for all, else 0..K-1 cycled; None for an unconditional run."
     if not d.num_classes:
@@ -211,7 +211,7 @@ def sample_frames(
     spec = replace(spec, pred=d.cfg.pred, var=d.cfg.var)  # as DDPMObjective.sample sets them
     return sample(d.model, d.diffusion, shape, spec, return_trajectory=True)
 
-# %% ../nbs/35_demo.ipynb #0f27e137
+# %% ../nbs/35_demo.ipynb #0b027ea2
 MASKS = ('drawn', 'left half', 'right half', 'top half', 'bottom half', 'centre square')
 
 
@@ -241,7 +241,7 @@ def mask_from_strokes(
     drawn = torch.nn.functional.adaptive_max_pool2d((a > 0).float(), size)[0, 0]
     return 1 - drawn
 
-# %% ../nbs/35_demo.ipynb #8131a1d1
+# %% ../nbs/35_demo.ipynb #9587e756
 @dataclass
 class Result:
     "What the page shows for a request."
@@ -270,7 +270,8 @@ def run_request(
     steps = r.steps or d.cfg.T
     if r.mode == 'sample':
         x, frames = sample_frames(d, r)
-        gif = Path(tempfile.mkstemp(suffix='.gif', dir=d.workdir)[1])
+        fd, gif = tempfile.mkstemp(suffix='.gif', dir=d.workdir)  # a new file per request
+        os.close(fd)
         big = frames[:, :GIF_IMAGES].repeat_interleave(f, -1).repeat_interleave(f, -2)
         save_gif(big, gif, padding=2 * f, duration=60)
         cls = ''
@@ -279,7 +280,7 @@ def run_request(
             which = 'classes cycled' if r.label is None else f'class {r.label}'
             cls = f', {which}, guidance {s:g}'
         caption = f'{r.n} samples, {r.sampler}, {steps} steps, seed {r.seed}{cls}'
-        return Result(upscale(image_grid(x), f), gif, caption)
+        return Result(upscale(image_grid(x), f), Path(gif), caption)
     x = d.images[r.image : r.image + 1].expand(r.n, -1, -1, -1)
     out = edit_run(
         model=d.model,
@@ -299,7 +300,7 @@ def run_request(
     caption = f'held-out image {r.image} (first), {r.n} results: {what}, {r.sampler}, {steps} steps'
     return Result(upscale(image_grid(shown), f), None, caption)
 
-# %% ../nbs/35_demo.ipynb #175e2b56
+# %% ../nbs/35_demo.ipynb #108738af
 def gradio():
     "The gradio module, or a MissingPackageError naming the extra that installs it."
     try:
@@ -323,13 +324,13 @@ def describe(d: DemoRun) -> str:
         f'Draw samples{edit}.'
     )
 
-# %% ../nbs/35_demo.ipynb #6dab079f
+# %% ../nbs/35_demo.ipynb #7e657ef7
 def _on_page(job):
     "Run `job`; a refused request becomes gr.Error, a message on the page instead of a traceback."
     gr = gradio()
     try:
         return job()
-    except (ValueError, TypeError) as e:
+    except ValueError as e:  # every refusal of check_request; anything else is a bug: shown
         raise gr.Error(str(e), print_exception=False) from None
 
 
@@ -357,7 +358,7 @@ def _drawn_mask(d: DemoRun, editor, preset: str):
         return None
     return mask_from_strokes(sum(a.astype('float32') for a in alpha), d.size)
 
-# %% ../nbs/35_demo.ipynb #dbf0a8f1
+# %% ../nbs/35_demo.ipynb #e9cf2ce7
 def build_page(d: DemoRun):
     "The page (gr.Blocks) for a loaded run: a thin layer over `run_request`."
     gr = gradio()
@@ -452,7 +453,7 @@ def build_page(d: DemoRun):
         go_sdedit.click(sdedit, [edit_sampler, *common, image, strength], out, api_name='sdedit')
     return page
 
-# %% ../nbs/35_demo.ipynb #1419935a
+# %% ../nbs/35_demo.ipynb #e8eeab8e
 def check_port(
     host: str,  # the address to listen on
     port: int,  # the port, 1..65535
@@ -482,10 +483,12 @@ def serve(
     "Serve the page for `d`, one request at a time in a queue (the page stays responsive)."
     check_port(host, port)
     page = build_page(d).queue(default_concurrency_limit=1)
-    page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True)
+    page.launch(
+        server_name=host, server_port=port, prevent_thread_lock=not block, quiet=True, inline=False
+    )
     return page
 
-# %% ../nbs/35_demo.ipynb #3f2069a6
+# %% ../nbs/35_demo.ipynb #458be396
 @dataclass
 class DemoArgs:
     "ddpm_demo's flags: the run, where to serve its page; or a Space folder to write."
@@ -519,7 +522,7 @@ def demo_main():
     "Console entry point of ddpm_demo."
     run_cli(ddpm_demo, prog='ddpm_demo')
 
-# %% ../nbs/35_demo.ipynb #07b7ead5
+# %% ../nbs/35_demo.ipynb #b0fd73ed
 SPACE_APP = '''"""A Hugging Face Space: the ddpm_nb demo page of the run in ./run (ddpm_demo --space)."""
 from pathlib import Path
 
