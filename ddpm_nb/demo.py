@@ -522,8 +522,8 @@ def demo_main():
     "Console entry point of ddpm_demo."
     run_cli(ddpm_demo, prog='ddpm_demo')
 
-# %% ../nbs/35_demo.ipynb #b0fd73ed
-SPACE_APP = '''"""A Hugging Face Space: the ddpm_nb demo page of the run in ./run (ddpm_demo --space)."""
+# %% ../nbs/35_demo.ipynb #b0e36fce
+SPACE_APP = '''"""A Hugging Face Space: the ddpm_nb demo of ./run (made by ddpm_demo --space)."""
 from pathlib import Path
 
 import numpy as np
@@ -546,8 +546,8 @@ sdk: gradio
 app_file: app.py
 pinned: false
 ---
-A denoising diffusion model trained with [ddpm_nb](https://github.com/ddpm-nb/ddpm_nb): draw samples,
-watch them denoise, and inpaint or edit held-out images.
+A denoising diffusion model trained with [ddpm_nb](https://github.com/ddpm-nb/ddpm_nb):
+draw samples, watch them denoise, and inpaint or edit held-out images.
 '''
 
 SPACE_REQUIREMENTS = 'ddpm_nb[demo] @ git+https://github.com/ddpm-nb/ddpm_nb\n'
