@@ -92,6 +92,13 @@ def _check_quality(cfg, name: str, n_samples: int, spec: SamplingSpec) -> Sampli
             f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; '
             'use --bpd only'
         )
+    native = tuple(dataset_info(name)['shape'][1:])  # the judge and Inception see this size
+    hw = native if cfg.image_size is None else image_hw(cfg.image_size)
+    if hw != native:
+        raise ValueError(
+            f'the {name} quality scores judge {native[0]}x{native[1]} images, but this run draws '
+            f'{hw[0]}x{hw[1]} (HxW); use --bpd only'
+        )
     if name == 'cifar10':
         check_inception()
     return replace(spec, sampler=sampler, steps=steps)
