@@ -543,7 +543,6 @@ def get_dataset(
     hflip: bool = None,  # random horizontal flips; None: the data set's default, on train only
     download: bool = True,  # torchvision sets: download when the files are missing
     channels: int = None,  # folder: 1 (grey-scale) or 3 (RGB, default)
-    n_points: int = None,  # toy sets: number of points (default 10,000 train, 2,000 test)
     # how images of another aspect ratio are fitted (RESIZES): crop, pad or stretch (folder: any;
     # the square built-in sets to a non-square size: stretch)
     resize: str = 'crop',
@@ -556,10 +555,8 @@ def get_dataset(
     if info['kind'] == 'points':
         if hflip:
             raise ValueError(f'{name!r} is a 2-D point set: hflip applies to images only')
-        n = n_points or (10_000 if split == 'train' else 2_000)
+        n = 10_000 if split == 'train' else 2_000  # another n: PointDataset(toy_points(...))
         return PointDataset(toy_points(key, n, seed=0 if split == 'train' else 1))
-    if n_points is not None:
-        raise ValueError(f'n_points applies to the 2-D toy sets only, not to {name!r}')
     hflip = (info['hflip'] and split == 'train') if hflip is None else hflip
     if key == 'folder':
         return ImageFolderDataset(path, info['image_size'], info['channels'], hflip, resize)
