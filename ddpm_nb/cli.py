@@ -18,12 +18,13 @@ from torch import Tensor
 from fastcore.docments import docments
 
 from .files import CheckpointError, atomic_write, check_output_path
-from .config import TrainConfig, recipe, resolve_device, setting, flag
+from .config import TrainConfig, recipe, resolve_device, setting, flag, parse_image_size
 from .objective import OBJECTIVES, RUN_SAMPLERS, run_sampler, sample_run
 from .checkpoint import load_run
 from .train import train, TrainingError
 from .data import DatasetNotFoundError
 from .sample import save_grid
+from .unet import check_size, image_hw
 from .inpaint import check_mask, check_strength, edit_run
 from . import evaluation
 
@@ -92,6 +93,23 @@ def _value_type(tp):
     return args[0] if args else tp
 
 
+def _flag_type(f):
+    """How a field's flag reads its text: the field's `parse` (its ValueError is argparse's one-line
+    message), else its type."""
+    parse = f.metadata.get('parse')
+    if parse is None:
+        return _value_type(f.type)
+
+    def read(text):
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    read.__name__ = parse.__name__
+    return read
+
+
 def _default(f):
     "The default of dataclass field `f`; MISSING for a required one (a positional argument)."
     return f.default if f.default_factory is MISSING else f.default_factory()
@@ -137,13 +155,13 @@ def add_flags(
             continue
         d, choices = _default(f), f.metadata.get('choices')
         if d is MISSING:
-            p.add_argument(f.name, type=_value_type(f.type), help=_help(f, docs))
+            p.add_argument(f.name, type=_flag_type(f), help=_help(f, docs))
         elif f.type is bool:
             _add_switch(p, f.name, d, _help(f, docs), given_only)
         else:
             p.add_argument(
                 flag(f.name),
-                type=_value_type(f.type),
+                type=_flag_type(f),
                 default=argparse.SUPPRESS if given_only else d,
                 metavar='{' + ','.join(choices) + '}' if choices else f.name.upper(),
                 help=_help(f, docs, '' if d is None else f' ({default_is}: {d})'),
@@ -298,6 +316,11 @@ class SampleArgs:
     device: str = 'auto'
     # samples per forward pass
     batch_size: int = 256
+    # size of the images to draw (default: the run's own); any size whose sides the U-Net's levels
+    # divide, e.g. a wider canvas than it was trained on
+    image_size: int | tuple | None = setting(
+        None, parse=parse_image_size, note='S for a square or H,W (height then width), e.g. 16,32'
+    )
     # class-conditional runs: a class (e.g. 7), a comma list cycled (3,8) or all (0..K-1 cycled)
     label: str | None = None
     # with --label: guidance scale s, 0 unconditional, 1 conditional (default), 3 stronger
@@ -469,6 +492,13 @@ def check_unit_images(
     return torch.from_numpy(a.astype(np.float32))
 
 # %% ../nbs/14_cli.ipynb #a335b8eb
+def _sample_size(model, image_size) -> tuple:
+    "(H, W) to draw: `image_size` or the run's own; one line when the U-Net's levels do not divide it."
+    hw = image_hw(model.cfg.resolution if image_size is None else image_size)
+    check_size(hw, len(model.cfg.ch_mult) - 1, f'--image-size {hw[0]},{hw[1]}')
+    return hw
+
+
 def ddpm_sample(a: SampleArgs) -> Path:
     "Draw samples into a PNG grid or .npy array; or inpaint (RePaint) or edit (SDEdit) images."
     mode = check_edit_flags(a.inpaint, a.mask, a.init, a.strength, a.resample, a.jump)
@@ -477,7 +507,7 @@ def ddpm_sample(a: SampleArgs) -> Path:
     model, diffusion, cfg = load_run(a.run, device=dev)  # fails fast on a missing or corrupt run
     out = Path(a.out) if a.out else Path(a.run) / 'samples.png'
     check_output_path(out, ('.png', '.npy'), 'nothing was sampled')
-    C, S = model.cfg.in_channels, model.cfg.resolution
+    C, (H, W) = model.cfg.in_channels, _sample_size(model, a.image_size)
     sampler = a.sampler
     if mode and sampler is None and cfg.objective == 'ddpm':
         sampler = 'ddpm'  # RePaint and SDEdit run on DDPM or DDIM steps
@@ -495,7 +525,7 @@ def ddpm_sample(a: SampleArgs) -> Path:
         progress=not a.quiet,
     )
     if mode:
-        x01 = _edit(mode, model, diffusion, cfg, (C, S, S), a, **kw)
+        x01 = _edit(mode, model, diffusion, cfg, (C, H, W), a, **kw)
         if out.suffix.lower() == '.npy':  # the [0, 1] values as computed: kept pixels exact
             atomic_write(out, lambda p: np.save(open(p, 'wb'), x01.numpy()))
         else:
@@ -509,11 +539,11 @@ def ddpm_sample(a: SampleArgs) -> Path:
         model=model,
         diffusion=diffusion,
         cfg=cfg,
-        shape=(a.n, C, S, S),
+        shape=(a.n, C, H, W),
         labels=labels,
         guidance=a.guidance,
         **kw,
-    )  # (n, C, S, S), in the labels' order
+    )  # (n, C, H, W), in the labels' order
     _write_samples(x, out)
     s = 1.0 if a.guidance is None else a.guidance
     cls = '' if a.label is None else f', label {a.label}, guidance {s:g}'

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from .diffusion import VARS
 from .data import dataset_info, get_dataset
+from .unet import image_hw
 from .config import resolve_device
 from .files import atomic_write, check_output_path
 from .checkpoint import load_run
@@ -60,10 +61,15 @@ def bound_var(cfg) -> str:
     return 'learned_range' if cfg.var == 'learned_range' else 'fixedlarge'
 
 
+def _folder_channels(name: str, model) -> int:
+    "A folder's channels are the model's (a run may read one grey); None for other data sets."
+    return model.cfg.in_channels if str(name).startswith('folder:') else None
+
+
 def _check_eval_data(name: str, image_size, model) -> dict:
     "dataset_info for `name`, or ValueError if its images do not fit the model."
-    info = dataset_info(name, image_size=image_size)
-    want = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)
+    info = dataset_info(name, image_size=image_size, channels=_folder_channels(name, model))
+    want = (model.cfg.in_channels, *image_hw(model.cfg.resolution))
     if info['kind'] != 'image' or tuple(info['shape']) != want:
         raise ValueError(
             f'{name!r} holds {info["kind"]} data of shape {info["shape"]} but the model was built '
@@ -85,6 +91,13 @@ def _check_quality(cfg, name: str, n_samples: int, spec: SamplingSpec) -> Sampli
         raise ValueError(
             f'sample-quality scores exist for {", ".join(QUALITY_DATASETS)}, not {name!r}; '
             'use --bpd only'
+        )
+    native = tuple(dataset_info(name)['shape'][1:])  # the judge and Inception see this size
+    hw = native if cfg.image_size is None else image_hw(cfg.image_size)
+    if hw != native:
+        raise ValueError(
+            f'the {name} quality scores judge {native[0]}x{native[1]} images, but this run draws '
+            f'{hw[0]}x{hw[1]} (HxW); use --bpd only'
         )
     if name == 'cifar10':
         check_inception()
@@ -219,7 +232,13 @@ def _bpd_report(model, diffusion, cfg, s: EvalSpec, report_path: Path) -> dict:
     "The bits/dim section of `evaluate_run`'s report."
     var = s.var or bound_var(cfg)
     ds = get_dataset(
-        s.dataset, s.split, image_size=cfg.image_size, data_dir=s.data_dir, hflip=False
+        s.dataset,
+        s.split,
+        image_size=cfg.image_size,
+        data_dir=s.data_dir,
+        hflip=False,
+        channels=_folder_channels(s.dataset, model),
+        resize=cfg.resize,
     )
     seeded_subset(len(ds), s.n, s.seed)  # n larger than the split: fail now
     return _bpd_section(
@@ -243,12 +262,12 @@ def _quality_report(model, diffusion, cfg, s: EvalSpec, sampling: SamplingSpec) 
     """The sample-quality section of `evaluate_run`'s report: `s.n_samples` samples by `sampling`,
     scored."""
     t0 = time.time()
-    C, S = model.cfg.in_channels, model.cfg.resolution
+    C, (H, W) = model.cfg.in_channels, image_hw(model.cfg.resolution)
     x = sample_run(
         model,
         diffusion,
         cfg,
-        (s.n_samples, C, S, S),
+        (s.n_samples, C, H, W),
         sampling,
         seed=s.seed,
         device=s.device,

@@ -354,6 +354,7 @@ from torch import Tensor
 from .diffusion import Diffusion
 from .sample import sample, to_uint8, num_classes_of, SamplingSpec, sampling_spec
 from .data import get_dataset, uint8_to_unit
+from .unet import image_hw
 from .judge import digits_classifier, classifier_features, entropy_bits
 from .fid import gaussian_stats, frechet_distance
 from .inpaint import repaint, sdedit, sdedit_steps, jump_schedule, reverse_moves
@@ -385,13 +386,13 @@ def guidance_sweep(
     ft = classifier_features(clf, xt)
     ref, ref_k = gaussian_stats(ft), [gaussian_stats(ft[yt == k]) for k in range(K)]
     labels = torch.arange(K).repeat(n_per_class)  # 0..K-1 cycled
-    C, S = model.cfg.in_channels, model.cfg.resolution
+    C, (H, W) = model.cfg.in_channels, image_hw(model.cfg.resolution)
     rows = []
     for s in scales:
         x = sample(
             model,
             diffusion,
-            (len(labels), C, S, S),
+            (len(labels), C, H, W),
             sampler,
             steps,
             labels=labels,

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from safetensors.torch import save_file
 
-from .unet import UNet, UNetConfig
+from .unet import UNet, UNetConfig, image_hw
 from .schedule import beta_schedule
 from .diffusion import Diffusion
 from .files import atomic_write, CheckpointError
@@ -156,13 +156,14 @@ def unet_config_from_diffusers(
         )
     attn = _check_block_types(d, len(boc))
     size = d['sample_size']
-    if isinstance(size, (list, tuple)) and len(size) == 2 and size[0] == size[1]:
-        size = size[0]
-    if not isinstance(size, int):
+    try:
+        H, W = image_hw(size, 'sample_size')  # one int, or [H, W] for non-square images
+    except ValueError:
         raise ValueError(
-            f'sample_size={size!r}: need one int (square images); it places '
+            f'sample_size={size!r}: need one int or a pair [H, W]; it places '
             'attention by resolution and fixes the size the net was built for'
-        )
+        ) from None
+    size = H if H == W else (H, W)
     widths = [b for b, a in zip(boc, attn) if a] + [
         boc[-1]
     ]  # every attention layer, the middle's included
@@ -196,7 +197,7 @@ def unet_config_from_diffusers(
         ch=ch,
         ch_mult=tuple(b // ch for b in boc),
         num_res_blocks=d['layers_per_block'],
-        attn_resolutions=tuple(size // 2**i for i, a in enumerate(attn) if a),
+        attn_resolutions=tuple(H // 2**i for i, a in enumerate(attn) if a),  # levels by height
         dropout=float(d['dropout']),
         resolution=size,
         num_groups=d['norm_num_groups'],
@@ -223,12 +224,13 @@ def diffusers_unet_config(
             in"""
             "diffusers' UNet2DModel, whose blocks always resample with a conv"
         )
-    attn = [cfg.resolution // 2**i in cfg.attn_resolutions for i in range(len(cfg.ch_mult))]
+    H = image_hw(cfg.resolution)[0]  # levels are named by their height
+    attn = [H // 2**i in cfg.attn_resolutions for i in range(len(cfg.ch_mult))]
     return {
         '_class_name': 'UNet2DModel',
         **DIFFUSERS_UNET_DEFAULTS,
         **{k: v for k, (v, _) in _REQUIRED.items()},
-        'sample_size': cfg.resolution,
+        'sample_size': cfg.resolution if isinstance(cfg.resolution, int) else list(cfg.resolution),
         'in_channels': cfg.in_channels,
         'out_channels': cfg.out_channels,
         'block_out_channels': [cfg.ch * m for m in cfg.ch_mult],

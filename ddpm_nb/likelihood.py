@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from .diffusion import Diffusion, PREDS, VARS
 from .data import check_images, seeded_generator
+from .unet import image_hw
 from .sample import infer_device, diffusion_on, eval_mode, make_generator, sampling_spec
 from .files import atomic_write
 
@@ -39,7 +40,7 @@ def _check_fits(model, x: Tensor):
     cfg = getattr(model, 'cfg', None)
     if cfg is None or not hasattr(cfg, 'in_channels'):
         return
-    want = (cfg.in_channels, cfg.resolution, cfg.resolution)
+    want = (cfg.in_channels, *image_hw(cfg.resolution))
     if tuple(x.shape[1:]) != want:
         raise ValueError(
             f'the data are {tuple(x.shape[1:])} images but the model was built for {want} (C, H, '

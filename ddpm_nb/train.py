@@ -10,7 +10,7 @@ __all__ = ['TRACKERS', 'lr_at', 'ema_decay_at', 'ema_update', 'step_noise', 'Lea
            'MissingPackageError', 'Tracker', 'TensorBoardLogger', 'WandbLogger', 'tracker_for', 'train']
 
 # %% ../nbs/09_train.ipynb #f71b2891
-import copy, importlib, json, os, random, signal, threading, time
+import copy, dataclasses, importlib, json, os, random, signal, threading, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from ddpm_nb.config import (
 from .objective import OBJECTIVES, Objective, objective_for, sample_run
 from .checkpoint import save_tensors, load_tensors, training_state, restore_training_state
 from .diffusion import Diffusion
-from .unet import UNet, count_params
+from .unet import UNet, count_params, image_hw
 from ddpm_nb.data import (
     get_dataset,
     check_images,
@@ -47,7 +47,7 @@ from ddpm_nb.data import (
     seeded_generator,
     require_labels,
 )
-from .data import ImageFolderDataset
+from .data import ImageFolderDataset, folder_channels
 from .sample import save_grid
 
 # %% ../nbs/09_train.ipynb #f8badc4e
@@ -346,8 +346,8 @@ class Trainer:
             self.rank, self.world, self.device, self._own_group = _init_dist(self.cfg)
             _seed_all(self.cfg.seed)
             self._build(data)
-            if not early:
-                self.cfg, ckpt = self._hold(cfg, resume, changed)
+            if not early:  # self.cfg: cfg with what _build decided (a folder's channels)
+                self.cfg, ckpt = self._hold(self.cfg, resume, changed)
             self.state = TrainState()
             if ckpt:
                 self._restore(ckpt)
@@ -447,12 +447,21 @@ def _build(self: Trainer, data):
     self.data = (
         data
         if data is not None
-        else get_dataset(cfg.dataset, 'train', image_size=cfg.image_size, data_dir=cfg.data_dir)
+        else get_dataset(
+            cfg.dataset,
+            'train',
+            image_size=cfg.image_size,
+            data_dir=cfg.data_dir,
+            channels=cfg.channels,
+            resize=cfg.resize,
+        )
     )
     if isinstance(self.data, ImageFolderDataset):
         self.data.check(
             progress=self.progress
         )  # every image decoded once (cached), before any file is written
+        if data is None and cfg.channels is None:
+            cfg = self._pick_channels()
     self.channels_last = cfg.channels_last and self.device.type == 'cuda'
     K = (
         require_labels(self.data, cfg.dataset) if cfg.cond == 'class' else 0
@@ -473,6 +482,21 @@ def _restore(self: Trainer, ckpt: Path):
     self.state.load_counters(meta)
     self.resumed = True
     self.log(f'resuming {self.out} at step {self.state.step}/{self.cfg.steps}')
+
+# %% ../nbs/09_train.ipynb #154c763f
+@patch
+def _pick_channels(self: Trainer) -> TrainConfig:
+    """A folder run without `channels`: 1 when every image is grey (07_data's `folder_channels`),
+    else 3; into the config."""
+    C = folder_channels(self.data.files)
+    self.data.channels = C  # read per item, so the data set now reads C channels
+    self.cfg = dataclasses.replace(self.cfg, channels=C)  # config.json records the decision
+    if C == 1:
+        self.log(
+            f'{self.cfg.dataset}: every image is grey (mode L, or RGB with R = G = B): training on '
+            '1 channel (--channels 3 keeps RGB)'
+        )
+    return self.cfg
 
 # %% ../nbs/09_train.ipynb #1042d9c7
 @patch
@@ -507,7 +531,7 @@ def _prepare(self: Trainer):
             self.net
         )  # only the forward and backward; `model` keeps the plain weights
     self.sampler = EpochBatchSampler(len(self.data), cfg.batch_size * self.world, seed=cfg.seed)
-    self.shape = (model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)  # (C, H, W)
+    self.shape = (model.cfg.in_channels, *image_hw(model.cfg.resolution))  # (C, H, W)
     self._check_next = True  # check the first batch's shape and range
     self.bar, self.stop_reason = None, None
     model.train()
@@ -556,7 +580,7 @@ def step(self: Trainer) -> dict:
         y = self.get_labels(s)
         net = lambda x, t: self.net(x, t, y)
     if self._check_next:
-        check_images(x0, channels=self.shape[0], image_size=self.shape[1])
+        check_images(x0, channels=self.shape[0], image_size=self.shape[1:])
         self._check_next = False
     t, noise = step_noise(cfg, s, self.shape, self.rank, self.world)
     # dropout masks: per step and process
