@@ -25,6 +25,7 @@ from .inpaint import edit_run, check_mask, check_strength
 from .objective import RUN_SAMPLERS, run_sampler
 from .sample import SamplingSpec, sample, image_grid, save_gif
 from .train import MissingPackageError
+from .unet import image_hw
 from .cli import run_cli
 
 # %% ../nbs/35_demo.ipynb #ef31a99a
@@ -36,9 +37,10 @@ EDIT_ETA = 1.0  # DDIM noise of the edits: DDPM-like steps, as in 27_inpainting'
 MODES = ('sample', 'inpaint', 'sdedit')
 
 
-def zoom(size: int) -> int:
-    "The factor a grid of size × size images is enlarged by on the page: about 128 px per image."
-    return max(1, 128 // size)
+def zoom(size) -> int:
+    """The factor a grid of images of `size` (S or (H, W)) is enlarged by on the page: about 128
+    px along an image's longer side."""
+    return max(1, 128 // max(image_hw(size)))
 
 
 def upscale(img, factor: int):
@@ -56,7 +58,7 @@ class DemoRun:
     model: object  # the network, in eval mode
     diffusion: object  # its Diffusion (FlowMatching for a flow run)
     cfg: object  # its TrainConfig
-    images: Tensor | None  # held-out test images (K, C, S, S) in [0, 1]; None: none to edit
+    images: Tensor | None  # held-out test images (K, C, H, W) in [0, 1]; None: none to edit
     workdir: Path  # where the animations are written
 
     @property
@@ -68,8 +70,12 @@ class DemoRun:
         return self.model.cfg.num_classes
 
     @property
-    def size(self) -> int:  # the images' side S
+    def size(self) -> int | tuple:  # the images' size: S (a square) or (H, W)
         return self.model.cfg.resolution
+
+    @property
+    def hw(self) -> tuple:  # the images' (H, W)
+        return image_hw(self.size)
 
     @property
     def can_edit(self) -> bool:  # RePaint and SDEdit need a DDPM run and images to edit
@@ -83,13 +89,20 @@ class DemoRun:
 def held_out_images(
     cfg,  # a run's TrainConfig
     n: int = HELD_OUT,  # how many
-) -> Tensor | None:  # (n, C, S, S) in [0, 1]; None: no test split (folders) or data not on disk
-    "The first `n` images of the run's test split, never seen in training: what the page edits."
+) -> Tensor | None:  # (n, C, H, W) in [0, 1]; None: no test split (folders) or data not on disk
+    """The first `n` images of the run's test split, never seen in training, shaped as the run
+    was trained (its image size, resize and channels): what the page edits."""
     if cfg.dataset.startswith('folder:'):
         return None
     try:
         ds = get_dataset(
-            cfg.dataset, 'test', image_size=cfg.image_size, data_dir=cfg.data_dir, download=False
+            cfg.dataset,
+            'test',
+            image_size=cfg.image_size,
+            data_dir=cfg.data_dir,
+            download=False,
+            channels=cfg.channels,
+            resize=cfg.resize,
         )
     except (DatasetNotFoundError, OSError, ValueError):
         return None
@@ -99,7 +112,7 @@ def held_out_images(
 def load_demo(
     run,  # a run directory written by `train`
     device='cpu',  # where the network runs
-    images: Tensor = None,  # images to edit (K, C, S, S) in [0, 1]; None: `held_out_images`
+    images: Tensor = None,  # images to edit (K, C, H, W) in [0, 1]; None: `held_out_images`
 ) -> DemoRun:
     "Load a run for the page; a bad run directory is `load_run`'s one-line error."
     model, diffusion, cfg = load_run(run, device=device)
@@ -121,7 +134,7 @@ class Request:
     label: int | None = None  # class-conditional runs: every sample's class; None: 0..K-1 cycled
     guidance: float | None = None  # class-conditional runs: s of 26_guidance eq. 4 (None: 1)
     image: int = 0  # inpaint and sdedit: which held-out image
-    mask: object = None  # inpaint: (S, S) 1 = keep, 0 = fill
+    mask: object = None  # inpaint: (H, W) 1 = keep, 0 = fill
     strength: float = 0.5  # sdedit: 0 returns the image, 1 is plain sampling
 
 
@@ -175,7 +188,7 @@ def check_request(
     if r.mode == 'inpaint':
         if r.mask is None:
             raise ValueError('inpaint needs a mask: draw on the image the region to fill')
-        m = check_mask(torch.as_tensor(r.mask)[None, None], (1, 1, d.size, d.size))
+        m = check_mask(torch.as_tensor(r.mask)[None, None], (1, 1, *d.hw))
         if m.all():
             raise ValueError('the mask keeps every pixel: draw on the image the region to fill')
     if r.mode == 'sdedit':
@@ -195,7 +208,7 @@ def request_labels(d: DemoRun, r: Request) -> Tensor | None:
 def sample_frames(
     d: DemoRun,  # the loaded run
     r: Request,  # a checked 'sample' request
-) -> tuple:  # (samples (n, C, S, S) in [-1, 1], frames (F, n, C, S, S) on the CPU)
+) -> tuple:  # (samples (n, C, H, W) in [-1, 1], frames (F, n, C, H, W) on the CPU)
     """The run's sampler with its trajectory: what `sample_run` calls (`sample` for DDPM runs,
     `flow_sample` for flow runs), asked for its frames too."""
     spec = SamplingSpec(
@@ -205,7 +218,7 @@ def sample_frames(
         guidance=r.guidance,
         seed=r.seed,
     )
-    shape = (r.n, d.model.cfg.in_channels, d.size, d.size)
+    shape = (r.n, d.model.cfg.in_channels, *d.hw)
     if d.cfg.objective == 'flow':
         return flow_sample(d.model, d.diffusion, shape, spec, return_trajectory=True)
     spec = replace(spec, pred=d.cfg.pred, var=d.cfg.var)  # as DDPMObjective.sample sets them
@@ -215,16 +228,22 @@ def sample_frames(
 MASKS = ('drawn', 'left half', 'right half', 'top half', 'bottom half', 'centre square')
 
 
-def preset_mask(name: str, size: int) -> Tensor:
-    "A ready-made mask (S, S): 1 = keep, 0 = fill the named region."
-    m = torch.ones(size, size)
-    h, q = size // 2, size // 4
+def preset_mask(
+    name: str,  # one of MASKS[1:]
+    size,  # the run's image size: S or (H, W)
+) -> Tensor:  # (H, W)
+    """A ready-made mask (H, W): 1 = keep, 0 = fill the named region (the centre square: about half
+    the shorter side, centred)."""
+    H, W = image_hw(size)
+    m = torch.ones(H, W)
+    s = min(H, W) - min(H, W) // 4 * 2  # the centre square's side
+    top, left = (H - s) // 2, (W - s) // 2
     regions = {
-        'left half': (slice(None), slice(0, h)),
-        'right half': (slice(None), slice(h, None)),
-        'top half': (slice(0, h), slice(None)),
-        'bottom half': (slice(h, None), slice(None)),
-        'centre square': (slice(q, size - q), slice(q, size - q)),
+        'left half': (slice(None), slice(0, W // 2)),
+        'right half': (slice(None), slice(W // 2, None)),
+        'top half': (slice(0, H // 2), slice(None)),
+        'bottom half': (slice(H // 2, None), slice(None)),
+        'centre square': (slice(top, top + s), slice(left, left + s)),
     }
     if name not in regions:
         raise ValueError(f'unknown mask {name!r}; choose one of {", ".join(MASKS)}')
@@ -234,11 +253,11 @@ def preset_mask(name: str, size: int) -> Tensor:
 
 def mask_from_strokes(
     alpha,  # (H', W') the opacity of what was drawn over the enlarged image; > 0: drawn
-    size: int,  # S, the run's image side
-) -> Tensor:  # (S, S): 0 where any stroke touches the pixel's block, else 1
+    size,  # the run's image size: S or (H, W)
+) -> Tensor:  # (H, W): 0 where any stroke touches the pixel's block, else 1
     "The mask a drawing means: a run pixel is filled if the brush touched any of its screen pixels."
     a = torch.as_tensor(alpha).float()[None, None]
-    drawn = torch.nn.functional.adaptive_max_pool2d((a > 0).float(), size)[0, 0]
+    drawn = torch.nn.functional.adaptive_max_pool2d((a > 0).float(), image_hw(size))[0, 0]
     return 1 - drawn
 
 # %% ../nbs/35_demo.ipynb #9587e756
@@ -252,7 +271,7 @@ class Result:
 
 
 def edit_input(d: DemoRun, r: Request) -> Tensor:
-    "The held-out image as the edit sees it, (1, C, S, S) in [0, 1]; inpaint: fill region mid-grey."
+    "The held-out image as the edit sees it, (1, C, H, W) in [0, 1]; inpaint: fill region mid-grey."
     x = d.images[r.image : r.image + 1]
     if r.mode != 'inpaint':
         return x
@@ -320,7 +339,7 @@ def describe(d: DemoRun) -> str:
     edit = ', inpaint and SDEdit a held-out image' if d.can_edit else ''
     return (
         f'## ddpm_nb demo: `{d.path.name}`\n'
-        f'{kind}, {cond}, {c.dataset} {d.size}×{d.size}, T = {c.T}, {c.steps} training steps. '
+        f'{kind}, {cond}, {c.dataset} {d.hw[0]}×{d.hw[1]}, T = {c.T}, {c.steps} training steps. '
         f'Draw samples{edit}.'
     )
 
