@@ -156,6 +156,10 @@ class TrainConfig:
         resumable=True,
         note='needs its package: pip install "ddpm_nb[NAME]"',
     )
+    # objective 'progressive' (28_distillation): the teacher's run directory; ddpm_distill sets it
+    teacher: str | None = None
+    # objective 'progressive': the student's DDIM steps (its teacher takes twice as many)
+    student_steps: int | None = None
 
 # %% ../nbs/09b_config.ipynb #f5b4521c
 RECIPES = {

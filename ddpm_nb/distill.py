@@ -4,17 +4,18 @@
 
 # %% auto #0
 __all__ = ['ddim_coefs', 'distill_target', 'output_for', 'student_grid', 'teacher_steps', 'ProgressiveDistillation',
-           'ideal_student', 'StudentChain', 'student_sample']
+           'ideal_student', 'StudentChain', 'student_sample', 'ProgressiveObjective', 'check_teacher', 'DistillConfig',
+           'distill_rounds']
 
-# %% ../nbs/28_distillation.ipynb #52e0b147
-import math
-from dataclasses import dataclass, replace
+# %% ../nbs/28_distillation.ipynb #7ea844c0
+from dataclasses import dataclass, field
 from functools import partial
 
 import torch
 from torch import Tensor
 
-from .diffusion import Diffusion, PREDS, Chain, step_tensors
+from .schedule import beta_schedule
+from .diffusion import Diffusion, Chain, step_tensors
 from ddpm_nb.sample import (
     SamplingSpec,
     batch_shape,
@@ -26,13 +27,14 @@ from ddpm_nb.sample import (
     start_chunks,
 )
 
-# %% ../nbs/28_distillation.ipynb #c83649df
+# %% ../nbs/28_distillation.ipynb #6b34e658
 def ddim_coefs(
     d: Diffusion,  # the schedule
     t: Tensor,  # 0-based current steps, (B,)
     s: Tensor,  # 0-based target steps < t, (B,); -1 is x_0
 ) -> tuple:  # (a, b), float64 (B,): x_s = a x̂_0 + b x_t
-    "The deterministic DDIM step as a line in x̂_0: a = α_s − σ_s α_t/σ_t, b = σ_s/σ_t (28_distillation eq. 1)."
+    """The deterministic DDIM step as a line in x̂_0: a = α_s − σ_s α_t/σ_t, b = σ_s/σ_t
+    (28_distillation eq. 1)."""
     ab = d.alphas_cumprod.to(t.device)
     ab_t = ab[t]
     ab_s = torch.where(s >= 0, ab[s.clamp(min=0)], torch.ones_like(ab_t))  # ᾱ_{-1} := 1
@@ -61,7 +63,8 @@ def output_for(
     t: Tensor,  # 0-based steps, (B,)
     pred: str,  # "eps", "x0" or "v"
 ) -> Tensor:  # the network output that implies x̂_0 = x0 (28_distillation eq. 3)
-    "ε̃ = (x_t − α_t x̃_0)/σ_t, x̃_0 itself, or ṽ = α_t ε̃ − σ_t x̃_0: a prediction whose x̂_0 is `x0`."
+    """ε̃ = (x_t − α_t x̃_0)/σ_t, x̃_0 itself, or ṽ = α_t ε̃ − σ_t x̃_0: a prediction whose x̂_0 is
+    `x0`."""
     if pred == 'x0':
         return x0
     eps = d.predict_eps(x0, xt, t)
@@ -71,7 +74,7 @@ def output_for(
         return d.get_v(x0, eps, t)
     raise ValueError(f"a student predicts 'eps', 'x0' or 'v', got {pred!r}")
 
-# %% ../nbs/28_distillation.ipynb #71055eac
+# %% ../nbs/28_distillation.ipynb #ac8726e2
 def student_grid(
     T: int,  # the schedule's number of steps
     n: int,  # the student's number of steps, 1 <= n <= T
@@ -81,7 +84,7 @@ def student_grid(
         raise ValueError(f'a student takes between 1 and T={T} steps, got {n!r}')
     return [-(-i * T // n) - 1 for i in range(n, 0, -1)]  # ⌈iT/n⌉ in integers
 
-# %% ../nbs/28_distillation.ipynb #e046d24d
+# %% ../nbs/28_distillation.ipynb #e3705d9e
 def teacher_steps(
     T: int,  # the schedule's number of steps
     n: int,  # the student's steps; the teacher takes 2n
@@ -133,7 +136,8 @@ class ProgressiveDistillation(Diffusion):
         t: Tensor,  # student steps, (B,)
         y: Tensor = None,  # labels of a class-conditional teacher (∅ included), (B,)
     ) -> Tensor:  # x̃_0 of 28_distillation eq. 2, like xt
-        "Two teacher DDIM steps t → t' → t'' from x_t, and the x̂_0 that one step must use to land there."
+        """Two teacher DDIM steps t → t' → t'' from x_t, and the x̂_0 that one step must use to land
+        there."""
         if self.teacher is None:
             raise ValueError(
                 'no teacher attached: set .teacher (a network) before computing a loss'
@@ -149,7 +153,7 @@ class ProgressiveDistillation(Diffusion):
 
     def loss(
         self,
-        model,  # the student: callable (x_t, t) -> prediction; partial(net, y=labels) if conditional
+        model,  # the student, (x_t, t) -> prediction; partial(net, y=labels) if conditional
         x0: Tensor,  # clean data batch, (B, ...)
         pred: str = 'v',  # what the student predicts: "eps", "x0" or "v"
         t: Tensor = None,  # student steps, (B,); drawn from its grid when None
@@ -157,7 +161,8 @@ class ProgressiveDistillation(Diffusion):
         loss_type: str = 'simple',  # the MSE of the prediction itself (the only one a student has)
         var: str = 'fixedsmall',  # unused: a DDIM student has no variance
     ) -> Tensor:  # scalar
-        "The student's squared error against the prediction that equals two teacher steps (28_distillation eq. 5)."
+        """The student's squared error against the prediction that equals two teacher steps
+        (28_distillation eq. 5)."""
         if loss_type != 'simple':
             raise ValueError(f"a distillation student trains loss 'simple', got {loss_type!r}")
         if t is None:
@@ -169,17 +174,19 @@ class ProgressiveDistillation(Diffusion):
         target = output_for(self, self.teacher_target(xt, t, y), xt, t, pred)
         return ((model(xt, t) - target) ** 2).mean()
 
-# %% ../nbs/28_distillation.ipynb #52546f35
+# %% ../nbs/28_distillation.ipynb #fe067038
 def ideal_student(
     path: ProgressiveDistillation,  # a round, with its teacher attached
     pred: str = 'v',  # what the student predicts
 ):  # callable (x_t, t) -> the prediction whose DDIM step equals two teacher steps
-    "The student that minimises a round's loss exactly: its output is the target of 28_distillation eq. 2-3."
+    """The student that minimises a round's loss exactly: its output is the target of
+    28_distillation eqs. 2-3."""
     return lambda x, t: output_for(path, path.teacher_target(x, t), x, t, pred)
 
-# %% ../nbs/28_distillation.ipynb #14f938bd
+# %% ../nbs/28_distillation.ipynb #e5688bda
 class StudentChain(Chain):
-    "A distilled student's deterministic DDIM steps along its grid `ts`, the last to x_0, x̂_0 not clipped."
+    """A distilled student's deterministic DDIM steps along its grid `ts`, the last to x_0, x̂_0 not
+    clipped."""
 
     def __init__(self, d: Diffusion, ts: list, pred: str, x: Tensor):
         self.ts = ts
@@ -201,7 +208,8 @@ def student_sample(
     x_T: Tensor = None,  # the starting noise; drawn when None
     spec: SamplingSpec = None,  # labels, guidance, seed, device, batch_size, clip (of the result)
 ) -> Tensor:  # x_0 (N, ...), clipped to [-1, 1] if spec.clip
-    "Sample a distilled student: n DDIM steps on its own grid, from x_T ~ N(0, I), through `run_chains`."
+    """Sample a distilled student: n DDIM steps on its own grid, from x_T ~ N(0, I), through
+    `run_chains`."""
     spec = spec or SamplingSpec()
     shape = batch_shape(shape, x_T)
     check_run_options(spec)
@@ -211,3 +219,141 @@ def student_sample(
     starts = start_chunks(shape, x_T, g, device, spec.batch_size)
     x, _ = run_chains(model, lambda x, lo: StudentChain(d, ts, pred, x), starts, spec, shape[0])
     return x
+
+# %% ../nbs/28_distillation.ipynb #a9cdc5d3
+class ProgressiveObjective:
+    """A student of progressive distillation (28_distillation): two DDIM steps of a frozen teacher
+    run in one, on its own grid (28_distillation eq. 4)."""
+
+    name, title, has_teacher = 'progressive', 'progressive-distillation student', True
+    implies = {'pred': 'v', 'loss': 'simple'}  # 28_distillation eqs. 6-7: not ε
+    samplers = {'student': lambda cfg: cfg.student_steps}  # the steps it was trained for, only
+
+    def check(self, cfg, source: str):
+        n = cfg.student_steps
+        if not cfg.teacher or not (isinstance(n, int) and 1 <= n and 2 * n <= cfg.T):
+            raise ValueError(
+                f"{source}: objective 'progressive' needs teacher (the teacher's run directory) "
+                f'and student_steps n with 2n <= T={cfg.T}, got {cfg.teacher!r} and {n!r}; '
+                'ddpm_distill sets both'
+            )
+        if cfg.pred not in ('eps', 'x0', 'v') or cfg.loss != 'simple' or cfg.var != 'fixedsmall':
+            raise ValueError(
+                f"{source}: a student predicts eps, x0 or v with loss 'simple' and no variance, "
+                f'got pred {cfg.pred!r}, loss {cfg.loss!r}, var {cfg.var!r}'
+            )
+        if cfg.sample_steps != n:
+            raise ValueError(
+                f'{source}: a student samples its grids with its own {n} steps; set '
+                f'sample_steps to {n}, got {cfg.sample_steps}'
+            )
+
+    def build(self, cfg) -> ProgressiveDistillation:
+        return ProgressiveDistillation(beta_schedule(cfg.schedule, cfg.T), cfg.student_steps)
+
+    def prepare(self, cfg, path: ProgressiveDistillation, model, load_run):
+        "Load the teacher run (frozen, into `path`) and start the student from its weights."
+        device = next(model.parameters()).device
+        teacher, tpath, tcfg = load_run(cfg.teacher, device=device)
+        check_teacher(tcfg, cfg.teacher, 2 * cfg.student_steps)
+        if teacher.cfg != model.cfg or not torch.equal(tpath.betas, path.betas):
+            raise ValueError(
+                f'{cfg.teacher}: the student must have its teacher\'s U-Net and schedule; '
+                'make the student config from the teacher\'s (ddpm_distill does)'
+            )
+        path.teacher = teacher.eval().requires_grad_(False)
+        path.teacher_pred, path.teacher_clip = tcfg.pred, tcfg.objective == 'ddpm'
+        model.load_state_dict(teacher.state_dict())  # a resumed run then loads its checkpoint
+
+    def draw_t(self, cfg, step: int, n: int, g) -> Tensor:
+        grid = torch.tensor(student_grid(cfg.T, cfg.student_steps))
+        return grid[torch.randint(0, len(grid), (n,), generator=g)]
+
+    def loss_label(self, cfg) -> str:
+        return f'distillation ({cfg.pred} MSE)'
+
+    def grid_sampler(self, cfg) -> str:
+        return 'student'
+
+    def check_sampling(self, cfg, sampler: str, steps, eta):
+        if eta:
+            raise ValueError(
+                f'eta={eta}: a distilled student steps deterministically; leave --eta out'
+            )
+        if steps != cfg.student_steps:
+            raise ValueError(
+                f'this student was trained for {cfg.student_steps} steps and takes no other '
+                'number, '
+                f'got {steps}; leave --steps out, or sample the student of another round '
+                '(the round_* folders beside it)'
+            )
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
+        return student_sample(model, path, shape, spec.steps, cfg.pred, spec=spec)
+
+
+def check_teacher(
+    tcfg,  # the teacher run's TrainConfig
+    where,  # its run directory, for the message
+    steps: int = None,  # the DDIM steps it must take (a student must have been trained for them)
+):
+    """ValueError unless the run can teach: a DDPM run, or (inside ddpm_distill) the student of the
+    round before."""
+    if tcfg.objective == 'ddpm' and tcfg.var != 'learned_range':
+        return
+    if tcfg.objective == 'progressive' and steps is not None and tcfg.student_steps == steps:
+        return
+    what = {
+        'flow': 'a flow-matching run (its ODE is not DDIM\'s)',
+        'progressive': f'a distilled student of {tcfg.student_steps} steps',
+        'ddpm': 'a DDPM run with a learned variance (var learned_range)',
+    }.get(tcfg.objective, f'a run of objective {tcfg.objective!r}')
+    raise ValueError(
+        f'{where} is {what}; progressive distillation needs a DDPM teacher trained by ddpm_train '
+        '(with pred eps, x0 or v and a fixed variance); give that run as TEACHER'
+    )
+
+# %% ../nbs/28_distillation.ipynb #f49f2b3c
+@dataclass
+class DistillConfig:
+    "Every setting of a distillation: the teacher, the rounds, and how each round trains."
+
+    # the teacher's run directory: a DDPM run written by ddpm_train
+    teacher: str
+    # the method: progressive (Salimans & Ho 2022; consistency distillation is not built yet)
+    method: str = field(default='progressive', metadata=dict(choices=('progressive',)))
+    # DDIM steps of the teacher that the first round learns to take in half as many
+    teacher_steps: int = 64
+    # the last student's steps: rounds halve teacher_steps down to this
+    steps: int = 4
+    # optimisation steps per round
+    round_steps: int = 100
+    # images per step
+    batch_size: int = 64
+    # Adam learning rate after warm-up (the students start from trained weights)
+    lr: float = 1e-3
+    # linear learning-rate warm-up steps, per round
+    warmup: int = 10
+    # EMA decay of the students' weights
+    ema_decay: float = 0.99
+    # what the students predict: v (default), x0 or eps (28_distillation eqs. 6-7: not eps)
+    pred: str = field(default='v', metadata=dict(choices=('v', 'x0', 'eps')))
+    # seeds every round's data order and draws
+    seed: int = 0
+    # "auto" (cuda > mps > cpu), or any torch device string
+    device: str = 'auto'
+
+
+def distill_rounds(
+    cfg: DistillConfig,  # the settings
+) -> list:  # the student steps of each round, first to last: teacher_steps/2, ..., steps
+    """The rounds of a distillation; ValueError unless teacher_steps is steps times a power of 2
+    above 1."""
+    n, k = cfg.steps, cfg.teacher_steps
+    ok = isinstance(n, int) and isinstance(k, int) and n >= 1 and k > n and k % n == 0
+    if not (ok and (k // n) & (k // n - 1) == 0):
+        raise ValueError(
+            f'--teacher-steps must be --steps times 2, 4, 8, ... (each round halves the steps), '
+            f'got {k} and {n}'
+        )
+    return [k >> i for i in range(1, (k // n).bit_length())]
