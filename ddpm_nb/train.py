@@ -1022,11 +1022,11 @@ def train(
     finally:
         trainer.close()
 
-# %% ../nbs/28_distillation.ipynb #a7835e6f
+# %% ../nbs/28_distillation.ipynb #72344931
 from .distill import DistillConfig, check_teacher, distill_rounds
 from .config import config_from_dict
 
-# %% ../nbs/28_distillation.ipynb #b1749fd5
+# %% ../nbs/28_distillation.ipynb #808aa339
 def student_config(
     teacher_cfg: TrainConfig,  # the base teacher's config
     cfg: DistillConfig,  # the distillation's settings
