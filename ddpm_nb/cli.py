@@ -593,7 +593,7 @@ def eval_main():
     "Console entry point of ddpm_eval."
     run_cli(ddpm_eval, prog='ddpm_eval')
 
-# %% ../nbs/28_distillation.ipynb #27932503
+# %% ../nbs/28_distillation.ipynb #426a455e
 from .distill import DistillConfig
 from .train import distill
 
