@@ -593,7 +593,7 @@ def eval_main():
     "Console entry point of ddpm_eval."
     run_cli(ddpm_eval, prog='ddpm_eval')
 
-# %% ../nbs/28_distillation.ipynb #426a455e
+# %% ../nbs/28_distillation.ipynb #9d514bc2
 from .distill import DistillConfig
 from .train import distill
 
