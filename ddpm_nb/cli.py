@@ -593,7 +593,7 @@ def eval_main():
     "Console entry point of ddpm_eval."
     run_cli(ddpm_eval, prog='ddpm_eval')
 
-# %% ../nbs/28_distillation.ipynb #9d514bc2
+# %% ../nbs/28_distillation.ipynb #7aa245fc
 from .distill import DistillConfig
 from .train import distill
 

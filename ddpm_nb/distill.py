@@ -7,7 +7,7 @@ __all__ = ['ddim_coefs', 'distill_target', 'output_for', 'student_grid', 'teache
            'ideal_student', 'StudentChain', 'student_sample', 'ProgressiveObjective', 'check_teacher', 'DistillConfig',
            'distill_rounds']
 
-# %% ../nbs/28_distillation.ipynb #e9f956cb
+# %% ../nbs/28_distillation.ipynb #9520e0b4
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,7 +27,7 @@ from ddpm_nb.sample import (
     start_chunks,
 )
 
-# %% ../nbs/28_distillation.ipynb #d6a75450
+# %% ../nbs/28_distillation.ipynb #712294d5
 def ddim_coefs(
     d: Diffusion,  # the schedule
     t: Tensor,  # 0-based current steps, (B,)
@@ -74,7 +74,7 @@ def output_for(
         return d.get_v(x0, eps, t)
     raise ValueError(f"a student predicts 'eps', 'x0' or 'v', got {pred!r}")
 
-# %% ../nbs/28_distillation.ipynb #fa5027a1
+# %% ../nbs/28_distillation.ipynb #7a8bf1f5
 def student_grid(
     T: int,  # the schedule's number of steps
     n: int,  # the student's number of steps, 1 <= n <= T
@@ -84,7 +84,7 @@ def student_grid(
         raise ValueError(f'a student takes between 1 and T={T} steps, got {n!r}')
     return [-(-i * T // n) - 1 for i in range(n, 0, -1)]  # ⌈iT/n⌉ in integers
 
-# %% ../nbs/28_distillation.ipynb #1074462b
+# %% ../nbs/28_distillation.ipynb #3eb0997f
 def teacher_steps(
     T: int,  # the schedule's number of steps
     n: int,  # the student's steps; the teacher takes 2n
@@ -174,7 +174,7 @@ class ProgressiveDistillation(Diffusion):
         target = output_for(self, self.teacher_target(xt, t, y), xt, t, pred)
         return ((model(xt, t) - target) ** 2).mean()
 
-# %% ../nbs/28_distillation.ipynb #084ceeeb
+# %% ../nbs/28_distillation.ipynb #d87ce860
 def ideal_student(
     path: ProgressiveDistillation,  # a round, with its teacher attached
     pred: str = 'v',  # what the student predicts
@@ -183,7 +183,7 @@ def ideal_student(
     28_distillation eqs. 2-3."""
     return lambda x, t: output_for(path, path.teacher_target(x, t), x, t, pred)
 
-# %% ../nbs/28_distillation.ipynb #cda3bc0a
+# %% ../nbs/28_distillation.ipynb #3c3528c1
 class StudentChain(Chain):
     """A distilled student's deterministic DDIM steps along its grid `ts`, the last to x_0, x̂_0 not
     clipped."""
@@ -220,7 +220,7 @@ def student_sample(
     x, _ = run_chains(model, lambda x, lo: StudentChain(d, ts, pred, x), starts, spec, shape[0])
     return x
 
-# %% ../nbs/28_distillation.ipynb #03a685d8
+# %% ../nbs/28_distillation.ipynb #8f762d5d
 class ProgressiveObjective:
     """A student of progressive distillation (28_distillation): two DDIM steps of a frozen teacher
     run in one, on its own grid (28_distillation eq. 4)."""
@@ -313,7 +313,7 @@ def check_teacher(
         '(with pred eps, x0 or v and a fixed variance); give that run as TEACHER'
     )
 
-# %% ../nbs/28_distillation.ipynb #15bc20b3
+# %% ../nbs/28_distillation.ipynb #92b641e7
 @dataclass
 class DistillConfig:
     "Every setting of a distillation: the teacher, the rounds, and how each round trains."

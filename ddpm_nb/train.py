@@ -1022,11 +1022,11 @@ def train(
     finally:
         trainer.close()
 
-# %% ../nbs/28_distillation.ipynb #198c3d12
+# %% ../nbs/28_distillation.ipynb #4bf6f040
 from .distill import DistillConfig, check_teacher, distill_rounds
 from .config import config_from_dict
 
-# %% ../nbs/28_distillation.ipynb #36fc9551
+# %% ../nbs/28_distillation.ipynb #dc2a30e2
 def student_config(
     teacher_cfg: TrainConfig,  # the base teacher's config
     cfg: DistillConfig,  # the distillation's settings
