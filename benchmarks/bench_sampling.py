@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The cost of the sampling loop itself: `ddpm_nb.sample.sample` against the same number of bare network calls.
 
-For the ancestral sampler (all T steps), DDIM (50 steps) and the fast solvers of nbs/24_fast_samplers.ipynb
+For the ancestral sampler (all T steps), DDIM (50 steps) and the fast solvers of nbs/25_fast_samplers.ipynb
 (DPM-Solver++(2M), its SDE variant and Heun, 20 steps; Heun calls the network 2S-1 times) it prints the ratio
 
     wall time of sample(...)  /  wall time of S forward passes of the same batch        (S = steps visited)

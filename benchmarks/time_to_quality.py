@@ -13,9 +13,9 @@ Each variant is `ddpm_train` (the digits recipe with a few fields changed; `cpu_
 unless a variant sets it, and each row records which precision it ran in) in a subprocess with one thread, so that
 two variants run side by side on a 2-core machine without disturbing each other's timing; then `ddpm_eval --quality`
 draws 500 samples with DPM-Solver++(2M), 20 steps (pinned: the default sampler when the stored results were
-measured; 24_fast_samplers has since made its SDE variant the default) and scores them: FDD (package classifier),
+measured; 25_fast_samplers has since made its SDE variant the default) and scores them: FDD (package classifier),
 the judge's mean confidence, its "confident" share (p >= 0.9) and improved precision/recall, each with the real-data
-floor. Results go to nbs/results/time_to_quality_digits.json, which 21_tutorial_digits renders. Wall times are of
+floor. Results go to nbs/results/time_to_quality_digits.json, which 31_tutorial_digits renders. Wall times are of
 one thread; the load is recorded with them.
 """
 import argparse, json, os, re, subprocess, sys, tempfile, time

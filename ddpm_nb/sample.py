@@ -120,7 +120,7 @@ class SamplingSpec:
     )
     labels: object = None  # class-conditional networks: one label, or one per sample (N,)
     guidance: float | None = (
-        None  # s of 25_guidance eq. 4 with labels: 0 unconditional, 1 (None) conditional, >1 guided
+        None  # s of 26_guidance eq. 4 with labels: 0 unconditional, 1 (None) conditional, >1 guided
     )
     seed: int | None = (
         None  # seed of a fresh generator on the device; None: from torch's global RNG
@@ -286,7 +286,7 @@ def run_chains(
     """Run a chain per chunk under eval and inference mode, each chunk with its labels: the driver
     of every sampler."""
     labels, guidance = check_labels(spec.labels, spec.guidance, n, num_classes_of(model))
-    # classifier-free guidance, 25_guidance eq. 4
+    # classifier-free guidance, 26_guidance eq. 4
     net = model if labels is None else ClassifierFreeGuidance(model, labels, guidance)
     bar, xs, trajs, lo = None, [], [], 0
     with eval_mode(net), torch.inference_mode():
@@ -321,11 +321,11 @@ def _progress_bar(total: int):
 # %% ../nbs/08_sampling.ipynb #e1a9c003
 SAMPLERS = dict(
     ddpm=AncestralChain,
-    ddim=AncestralChain,  # 08 (this notebook) and 15_ddim
+    ddim=AncestralChain,  # 08 (this notebook) and 22_ddim
     dpmpp_2m=DPMSolverChain,
     dpmpp_2m_sde=DPMSolverChain,
     heun=HeunChain,
-)  # 24_fast_samplers
+)  # 25_fast_samplers
 
 
 def _positive_int(v) -> bool:
@@ -386,7 +386,7 @@ def check_spec(
 
 def visited_steps(d: Diffusion, spec: SamplingSpec, steps: int) -> list:
     """The 0-based steps the spec's sampler visits, descending: `timesteps`, or a solver's spacing
-    (24_fast_samplers)."""
+    (25_fast_samplers)."""
     spacing = spec.spacing or DEFAULT_SPACING.get(spec.sampler, 'uniform')
     if spacing in SPACINGS:
         return timesteps(d.T, steps, spacing).tolist()
@@ -401,14 +401,14 @@ def num_classes_of(model) -> int | None:
 
 
 class ClassifierFreeGuidance(nn.Module):
-    """A conditional network as an (x_t, t) -> output network: 25_guidance eq. 4 for one batch of
+    """A conditional network as an (x_t, t) -> output network: 26_guidance eq. 4 for one batch of
     labels, one batched forward."""
 
     def __init__(
         self,
         model,  # callable (x_t, t, y) -> output; y (B,) labels, `null_label` for ∅
         labels: Tensor,  # the batch's labels y, (B,) ints in 0..K-1
-        # s in 25_guidance eq. 4: 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
+        # s in 26_guidance eq. 4: 0 unconditional, 1 conditional, > 1 guided (diffusers' convention)
         guidance: float = 1.0,
         # ∅; default: K = `num_classes_of(model)` (a ddpm_nb UNet: cfg.num_classes)
         null_label: int = None,
@@ -427,7 +427,7 @@ class ClassifierFreeGuidance(nn.Module):
         )
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        "25_guidance eq. 4 at (x_t, t) for the held labels, (B, ...)."
+        "26_guidance eq. 4 at (x_t, t) for the held labels, (B, ...)."
         y, s, C = self.labels.to(x.device), self.guidance, x.shape[1]
         null = torch.full_like(y, self.null_label)
         if s == 1:
@@ -438,7 +438,7 @@ class ClassifierFreeGuidance(nn.Module):
             torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])
         )  # (2B, ...): y half, ∅ half
         cond, uncond = out.chunk(2)
-        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])  # 25_guidance eq. 4
+        guided = uncond[:, :C] + s * (cond[:, :C] - uncond[:, :C])  # 26_guidance eq. 4
         return torch.cat(
             [guided, cond[:, C:]], 1
         )  # a learned-variance half comes from the conditional

@@ -65,7 +65,7 @@ def test_parameter_counts():
     assert not KNOWN_LONG - found, f'fixed, so remove them from KNOWN_LONG: {KNOWN_LONG - found}'
 
 
-# Equation citations in the package name the notebook that tags the equation: `24_fast_samplers eq. 5`,
+# Equation citations in the package name the notebook that tags the equation: `25_fast_samplers eq. 5`,
 # `03_posterior eqs. 3-4`, never a bare `eq. 5` or `(5)`, which a reader of the module cannot place.
 NB_STEM = r'\d\d[a-z]?_[a-z0-9_]+'
 CITATION = re.compile(rf'\b({NB_STEM}) eqs?\. (\d+[a-z]?)(?:-(\d+[a-z]?))?')

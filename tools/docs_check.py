@@ -35,7 +35,7 @@ MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML
 # renders on GitHub, Colab and the site; offline it is merely missing
 EXTERNAL_OK = ('https://colab.research.google.com/assets/colab-badge.svg',)
 IMAGE_MIMES = ('image/png', 'image/jpeg')   # nbconvert drops image/gif: show GIFs as HTML <img> (see `_images_in`)
-SHOTS = ('index', '02_forward', '05_parameterizations', '20_tutorial_2d')  # screenshot these if present
+SHOTS = ('index', '02_forward', '05_parameterizations', '30_tutorial_2d')  # screenshot these if present
 
 
 def mathjax_dir() -> Path:

@@ -83,9 +83,10 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))
     from ddpm_nb.checkpoint import load_run
     from ddpm_nb.sample import sample
+    from ddpm_nb.unet import image_hw
     try: model, d, cfg = load_run(a.run)
     except Exception as e: sys.exit(f'{a.run}: cannot load the run ({e}); train one with ddpm_train --out {a.run}')
-    shape = (a.n, model.cfg.in_channels, model.cfg.resolution, model.cfg.resolution)   # (N, C, H, W)
+    shape = (a.n, model.cfg.in_channels, *image_hw(model.cfg.resolution))   # (N, C, H, W)
     start = time.time()
     x0, traj = sample(model, d, shape, a.sampler, a.steps, seed=a.seed, return_trajectory=True,
                       trajectory_every=max(1, (a.steps or d.T) // 100))

@@ -18,7 +18,7 @@ FRONT = ('index', 'notation')   # read before the chapters: the introduction, th
 
 
 def reading_order(nbs_dir=ROOT/'nbs') -> list:
-    "Notebook file names: the FRONT pages, then numbered ones by number (09_train before 09a_files), then others by name."
+    "Notebook file names: the FRONT pages, then numbered ones by number (09_train before 10_files), then others by name."
     def key(p):
         m = re.match(r'(\d+)[a-z]?_', p.name)   # a letter after the number: a part of that chapter, read after it
         front = FRONT.index(p.stem) if p.stem in FRONT else len(FRONT)
