@@ -196,6 +196,10 @@ class TrainConfig:
         resumable=True,
         note='needs its package: pip install "ddpm_nb[NAME]"',
     )
+    # objective 'progressive' (28_distillation): the teacher's run directory; ddpm_distill sets it
+    teacher: str | None = None
+    # objective 'progressive': the student's DDIM steps (its teacher takes twice as many)
+    student_steps: int | None = None
 
     def __post_init__(self):
         # JSON turns (H, W) into a list; a square is one number, so a config compares equal either way

@@ -19,6 +19,7 @@ from .data import seeded_generator
 from .sample import sample, SamplingSpec, sampling_spec, check_spec
 from .flow import FlowMatching, FLOW_PREDS, FLOW_LOSSES, FLOW_VARS, FLOW_METHODS
 from .flow import flow_sample, flow_times
+from .distill import ProgressiveObjective
 
 # %% ../nbs/12_objective.ipynb #a7853b52
 class Objective(Protocol):
@@ -35,6 +36,9 @@ class Objective(Protocol):
     def check(self, cfg, source: str): ...
     # the noising path; its `.loss` (called like Diffusion.loss) is the training loss
     def build(self, cfg) -> Diffusion | FlowMatching: ...
+    # before training: what the path needs beyond the config (a student: its teacher, read by
+    # `load_run`), and the network's first weights if they are not random
+    def prepare(self, cfg, path, model, load_run): ...
     # the n training times of global batch `step`, (n,), from the step's generator `g`
     def draw_t(self, cfg, step: int, n: int, g) -> Tensor: ...
     # the loss curve's y axis
@@ -52,6 +56,7 @@ class DDPMObjective:
     beta schedule."""
 
     name, title, implies = 'ddpm', 'DDPM', {}
+    has_teacher = False  # TrainConfig.teacher and student_steps are a student's (28_distillation)
     samplers = {
         'dpmpp_2m_sde': lambda cfg: min(
             20, cfg.T
@@ -67,6 +72,9 @@ class DDPMObjective:
 
     def build(self, cfg) -> Diffusion:
         return Diffusion(beta_schedule(cfg.schedule, cfg.T))
+
+    def prepare(self, cfg, path, model, load_run):
+        pass  # nothing beyond the config; the weights start random
 
     def draw_t(self, cfg, step: int, n: int, g) -> Tensor:
         return torch.randint(0, cfg.T, (n,), generator=g)
@@ -95,7 +103,7 @@ class FlowObjective:
     """Flow matching (24_flow_matching): velocity regression at s ~ U[0, 1] on the straight path; an
     ODE samples."""
 
-    name, title = 'flow', 'flow-matching'
+    name, title, has_teacher = 'flow', 'flow-matching', False
     implies = {'pred': 'v', 'loss': 'simple'}  # the only prediction and loss flow matching trains
     samplers = {m: (lambda cfg: 20) for m in FLOW_METHODS}  # euler, heun
 
@@ -110,6 +118,9 @@ class FlowObjective:
 
     def build(self, cfg) -> FlowMatching:
         return FlowMatching(cfg.T)
+
+    def prepare(self, cfg, path, model, load_run):
+        pass
 
     def draw_t(self, cfg, step: int, n: int, g) -> Tensor:
         torch.randint(0, cfg.T, (n,), generator=g)  # drawn and dropped, so that ε is the DDPM run's
@@ -136,7 +147,7 @@ class FlowObjective:
         return flow_sample(model, path, shape, spec)
 
 # %% ../nbs/12_objective.ipynb #d08d8963
-OBJECTIVES = {o.name: o for o in (DDPMObjective(), FlowObjective())}
+OBJECTIVES = {o.name: o for o in (DDPMObjective(), FlowObjective(), ProgressiveObjective())}
 
 
 def check_objective(cfg, source: str = 'config'):
@@ -146,7 +157,13 @@ def check_objective(cfg, source: str = 'config'):
         raise ValueError(
             f'{source}: unknown objective {cfg.objective!r}; choose one of {", ".join(OBJECTIVES)}'
         )
-    OBJECTIVES[cfg.objective].check(cfg, source)
+    obj = OBJECTIVES[cfg.objective]
+    if not obj.has_teacher and (cfg.teacher is not None or cfg.student_steps is not None):
+        raise ValueError(
+            f"{source}: teacher and student_steps are the settings of a distilled student "
+            f"(objective 'progressive', 28_distillation), not of objective {cfg.objective!r}"
+        )
+    obj.check(cfg, source)
 
 
 def objective_for(cfg) -> Objective:
