@@ -56,14 +56,15 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def ema_decay_at(cfg: TrainConfig, step: int) -> float:
-    """EMA decay at step `step`, ramped up so that short runs average recent weights rather than the
-    init."""
+    """EMA decay at step `step` (09_train eq. 3), ramped up so that short runs average recent
+    weights rather than the init."""
     return min(cfg.ema_decay, (1 + step) / (10 + step))
 
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float):
-    "In place: ema <- decay * ema + (1 - decay) * model, for parameters; buffers are copied."
+    """In place: ema <- decay * ema + (1 - decay) * model (09_train eq. 2), for parameters;
+    buffers are copied."""
     ep, mp = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ep, mp, 1.0 - decay)
     for eb, mb in zip(ema.buffers(), model.buffers()):
