@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['DIGITS_CLASSIFIER', 'NOT_A_DIGIT', 'TRAIN_DEGRADATIONS', 'DEGRADATIONS', 'DIGITS_JUDGE', 'DigitsClassifier',
            'train_digits_classifier', 'cache_dir', 'digits_classifier', 'entropy_bits', 'classifier_scores',
-           'classifier_features', 'degrade', 'train_digits_judge', 'digits_judge', 'precision_recall', 'digits_quality']
+           'classifier_features', 'degrade', 'train_digits_judge', 'digits_judge', 'knn_radii', 'in_balls',
+           'precision_recall', 'digits_quality']
 
 # %% ../nbs/19_digits_judge.ipynb #21af276e
 import hashlib, json, os, warnings
@@ -311,6 +312,23 @@ def digits_judge(
     )
 
 # %% ../nbs/19_digits_judge.ipynb #38f1d974
+def knn_radii(
+    x: Tensor,  # vectors (N, F)
+    k: int = 3,  # which neighbour
+) -> Tensor:  # (N,)
+    """Each vector's distance to its k-th nearest neighbour in `x`, itself not counted: the radii of
+    the balls of 19_digits_judge eq. 3."""
+    return torch.cdist(x, x).kthvalue(k + 1, dim=1).values  # (k+1)-th: the 1st is the vector itself
+
+
+def in_balls(
+    d: Tensor,  # distances (M, N) from M points to the centres of N balls
+    radii: Tensor,  # the balls' radii (N,)
+) -> Tensor:  # (M,) bool
+    "Whether each point lies in at least one ball: the per-point test of precision and recall."
+    return (d <= radii[None, :]).any(1)
+
+
 def precision_recall(
     real: Tensor,  # real feature vectors (N, F)
     fake: Tensor,  # sample feature vectors (M, F)
@@ -324,12 +342,9 @@ def precision_recall(
             f'and {len(fake)}'
         )
     real, fake = real.detach().double().cpu(), fake.detach().double().cpu()
-    radius = lambda a: (
-        torch.cdist(a, a).kthvalue(k + 1, dim=1).values
-    )  # (k+1)-th: the 1st is the vector itself
     d = torch.cdist(fake, real)  # (M, N)
-    precision = (d <= radius(real)[None, :]).any(1).double().mean().item()
-    recall = (d.T <= radius(fake)[None, :]).any(1).double().mean().item()
+    precision = in_balls(d, knn_radii(real, k)).double().mean().item()
+    recall = in_balls(d.T, knn_radii(fake, k)).double().mean().item()
     return dict(precision=precision, recall=recall, k=k)
 
 # %% ../nbs/19_digits_judge.ipynb #642973da
