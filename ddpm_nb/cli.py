@@ -497,7 +497,8 @@ def check_unit_images(
 
 # %% ../nbs/14_cli.ipynb #a335b8eb
 def _sample_size(model, image_size) -> tuple:
-    "(H, W) to draw: `image_size` or the run's own; one line when the U-Net's levels do not divide it."
+    """(H, W) to draw: `image_size` or the run's own; one line when the U-Net's levels do not
+    divide it."""
     hw = image_hw(model.cfg.resolution if image_size is None else image_size)
     check_size(hw, len(model.cfg.ch_mult) - 1, f'--image-size {hw[0]},{hw[1]}')
     return hw

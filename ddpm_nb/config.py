@@ -202,7 +202,8 @@ class TrainConfig:
     student_steps: int | None = None
 
     def __post_init__(self):
-        # JSON turns (H, W) into a list; a square is one number, so a config compares equal either way
+        # JSON turns (H, W) into a list; a square is one number, so a config compares equal either
+        # way
         if isinstance(self.image_size, (list, tuple)) and len(self.image_size) == 2:
             H, W = self.image_size
             self.image_size = H if H == W else (H, W)

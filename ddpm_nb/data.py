@@ -388,8 +388,9 @@ def _load_torchvision(name, split, image_size, data_dir, download, hflip):
 
 # %% ../nbs/07_data.ipynb #a0b38740
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp')
-# how an image of another aspect ratio is brought to (H, W): torchvision's CenterCrop after Resize of the
-# shorter side; PIL's ImageOps.pad (letterbox); a plain resize to (H, W) that distorts
+# how an image of another aspect ratio is brought to (H, W): torchvision's CenterCrop after
+# Resize of the shorter side; PIL's ImageOps.pad (letterbox); a plain resize to (H, W) that
+# distorts
 RESIZES = ('crop', 'pad', 'stretch')
 
 
@@ -442,7 +443,10 @@ class ImageFolderDataset(ImageDataset):
     def __repr__(self):
         size = 'x'.join(map(str, (self.channels, *image_hw(self.image_size))))
         root, flip = str(self.root), self.hflip
-        return f'ImageFolderDataset({len(self)} images under {root!r}, {size}, {self.resize}, hflip={flip})'
+        return (
+            f'ImageFolderDataset({len(self)} images under {root!r}, {size}, {self.resize}, '
+            f'hflip={flip})'
+        )
 
 # %% ../nbs/07_data.ipynb #0be4ae88
 def _fit_image(im, hw: tuple, resize: str):
@@ -715,7 +719,8 @@ def check(
 def is_grey(
     path,  # an image file
 ) -> bool:  # one channel stored, or R = G = B at every pixel
-    "Whether image `path` is grey: PIL mode 1, L or LA, or R = G = B everywhere once decoded to RGB."
+    """Whether image `path` is grey: PIL mode 1, L or LA, or R = G = B everywhere once decoded to
+    RGB."""
     from PIL import Image
 
     with Image.open(path) as im:
