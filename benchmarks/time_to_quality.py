@@ -3,11 +3,16 @@
     python benchmarks/time_to_quality.py                    # the first sweep: every variant in VARIANTS, two at a time
     python benchmarks/time_to_quality.py --only default bf16 --jobs 1
     python benchmarks/time_to_quality.py --sweep around     # the second sweep, around today's default (AROUND)
+    python benchmarks/time_to_quality.py --sweep fp32       # the third: fp32, equal training time (FP32)
 
 Two sweeps, each in its own results file so that its training times compare within it. The first (VARIANTS) chose
 today's recipe; its names are relative to the recipe of its time (fp32, L_simple, lr 2e-3), and every row stores the
 full config it ran. The second (AROUND) varies today's default along the axes the first left out: batch size at the
-same number of images seen, the learning-rate warm-up, and a larger learning rate.
+same number of images seen, the learning-rate warm-up, and a larger learning rate. The third (FP32) runs in fp32,
+the path of CPUs without native bf16, and changes what the first two left alone: the learning rate's decay to the
+end of the run (09_train eq. 1b), the EMA's ramp (eq. 3), and the network's width at the same training time (a
+wider network takes fewer steps, in the ratio of its measured step time); it also scores the samples of today's
+default sampler (DPM-Solver++(2M) SDE, 20 steps) and runs some variants with several training seeds.
 
 Each variant is `ddpm_train` (the digits recipe with a few fields changed; `cpu_bf16` is this machine's default
 unless a variant sets it, and each row records which precision it ran in) in a subprocess with one thread, so that
@@ -52,7 +57,21 @@ AROUND = {                                     # name: TrainConfig fields change
     'warm-up 300': dict(warmup=300),
     'lr 8e-3': dict(lr=8e-3),
 }
-SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND))
+OUT_FP32 = HERE.parent/'nbs'/'results'/'time_to_quality_fp32_digits.json'
+# fp32 step time of width 8 / 24 relative to 16 (one thread, the default batch): 0.60 / 1.83 on the machine that
+# ran the sweep, so equal time is 900 / 0.60 = 1500 and 900 / 1.83 = 490 steps
+FP32 = {                                       # name: TrainConfig fields changed from today's default, in fp32
+    'default': {},
+    'cosine decay': dict(lr_decay='cosine'),
+    'linear decay': dict(lr_decay='linear'),
+    'cosine, lr 8e-3': dict(lr_decay='cosine', lr=8e-3),
+    'EMA ramp 4': dict(ema_ramp=4.0),
+    'width 24, 490 steps': dict(width=24, steps=490),
+    'width 8, 1500 steps': dict(width=8, steps=1500),
+}
+FP32 = {k: dict(cpu_bf16=False, **v) for k, v in FP32.items()}
+SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND), fp32=(FP32, OUT_FP32))
+DEFAULT_SAMPLER = 'dpmpp_2m_sde'           # the package's default sampler, scored too by the fp32 sweep
 SAMPLER, STEPS = 'dpmpp_2m', 20            # the fixed instrument of both sweeps (see the docstring)
 
 
@@ -63,7 +82,15 @@ def run(cmd:list, env:dict)->tuple:
     return p.returncode, p.stdout, p.stderr, time.time() - t0
 
 
-def variant(name:str, over:dict, root:Path, n:int)->dict:
+def score(out:Path, sampler:str, n:int, env:dict, name:str)->tuple:
+    "The quality report of `n` samples of run `out` by `sampler` at STEPS steps, and the seconds it took."
+    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', sampler,
+                              '--steps', str(STEPS), '--out', str(out/f'quality_{sampler}.json'), '--quiet'], env)
+    if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
+    return json.loads((out/f'quality_{sampler}.json').read_text())['quality'], eval_s
+
+
+def variant(name:str, over:dict, root:Path, n:int, both:bool=False)->dict:
     "Train one variant and score its samples; the row of the results table."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
     out = root/re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
@@ -72,10 +99,7 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
     rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')
     ck = next((l for l in so.splitlines() if l.startswith('checkpoints:')), '')
-    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', SAMPLER,
-                              '--steps', str(STEPS), '--out', str(out/'quality.json'), '--quiet'], env)
-    if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
-    q = json.loads((out/'quality.json').read_text())['quality']
+    q, eval_s = score(out, SAMPLER, n, env, name)
     s, r = q['samples'], q['real']
     row = dict(variant=name, changed=over, train_s=round(train_s, 1), eval_s=round(eval_s, 1), checkpoints=ck,
                load=[round(load0, 2), round(os.getloadavg()[0], 2)],
@@ -83,10 +107,25 @@ def variant(name:str, over:dict, root:Path, n:int)->dict:
                precision=s['judge']['precision'], recall=s['judge']['recall'],
                final_loss=train_summary(out)['final_loss'],
                config=json.loads((out/'config.json').read_text())['train'])   # cpu_bf16: the machine's default unless set
+    if both:                                   # the same scores for the default sampler's samples
+        s2 = score(out, DEFAULT_SAMPLER, n, env, name)[0]['samples']
+        row['default_sampler'] = dict(sampler=f'{DEFAULT_SAMPLER}, {STEPS} steps', fdd=s2['fdd'],
+                                      **{k: s2['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
     row['real'] = dict(fdd=r['fdd'], fdd_std=r['fdd_std'], **{k: r['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
     print(f"{name:24s} train {train_s:6.0f} s  FDD {row['fdd']:6.1f}  judge conf {row['confidence']:.3f}  "
           f"confident {row['confident']:.3f}  P {row['precision']:.3f}  R {row['recall']:.3f}", flush=True)
+    if both:
+        d = row['default_sampler']
+        print(f"{name:24s} {DEFAULT_SAMPLER}: FDD {d['fdd']:6.1f}  confident {d['confident']:.3f}  "
+              f"P {d['precision']:.3f}  R {d['recall']:.3f}", flush=True)
     return row
+
+
+def cpu_name()->str:
+    "The CPU's model name, from /proc/cpuinfo ('' elsewhere)."
+    try: text = Path('/proc/cpuinfo').read_text()
+    except OSError: return ''
+    return next((l.split(':', 1)[1].strip() for l in text.splitlines() if l.startswith('model name')), '')
 
 
 def main():
@@ -107,9 +146,9 @@ def main():
     old = json.loads(out.read_text()) if out.exists() else {}
     rows = {r['variant']: r for r in old.get('rows', [])}
     with ThreadPoolExecutor(a.jobs) as pool:
-        for row in pool.map(lambda x: variant(x, variants[x], root, a.n), names):
+        for row in pool.map(lambda x: variant(x, variants[x], root, a.n, a.sweep == 'fp32'), names):
             rows[row['variant']] = row
-            res = dict(machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0]), n_samples=a.n,
+            res = dict(machine=dict(cpus=os.cpu_count(), python=sys.version.split()[0], cpu=cpu_name()), n_samples=a.n,
                        sampler=f'{SAMPLER}, {STEPS} steps', threads_per_run=1,
                        sweep=a.sweep, rows=[rows[k] for k in variants if k in rows])
             out.write_text(json.dumps(res, indent=1))

@@ -6,7 +6,7 @@
 __all__ = ['TRACKERS', 'lr_at', 'ema_decay_at', 'ema_update', 'step_noise', 'Learner', 'train_step', 'TrainingError', 'GracefulStop', 'dist_env', 'any_process', 'check_in_sync', 'check_finite_weights', 'TrainState', 'Callback', 'Trainer', 'precision_note', 'to_device', 'kept_after_failure', 'NanGuard', 'truncate_metrics', 'plot_loss', 'MetricsLogger', 'Checkpointer', 'SyncCheck', 'SampleGrids', 'Signals', 'default_callbacks', 'MissingPackageError', 'Tracker', 'TensorBoardLogger', 'WandbLogger', 'tracker_for', 'train', 'student_config', 'distill']
 
 # %% ../nbs/09_train.ipynb #f71b2891
-import copy, dataclasses, importlib, json, os, random, signal, threading, time
+import copy, dataclasses, importlib, json, math, os, random, signal, threading, time
 from functools import partial
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -50,15 +50,19 @@ from .sample import save_grid
 
 # %% ../nbs/09_train.ipynb #f8badc4e
 def lr_at(cfg: TrainConfig, step: int) -> float:
-    """Learning rate for optimisation step `step` (0-based): linear warm-up, then constant
-    (09_train eq. 1)."""
-    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    """Learning rate for optimisation step `step` (0-based): linear warm-up, then constant (09_train
+    eq. 1) or decayed to 0 at the run's end (eq. 1b)."""
+    warm = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    if cfg.lr_decay == 'none':
+        return warm
+    p = min(1.0, max(0.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)))
+    return warm * (0.5 * (1 + math.cos(math.pi * p)) if cfg.lr_decay == 'cosine' else 1 - p)
 
 
 def ema_decay_at(cfg: TrainConfig, step: int) -> float:
     """EMA decay at step `step` (09_train eq. 3), ramped up so that short runs average recent
     weights rather than the init."""
-    return min(cfg.ema_decay, (1 + step) / (10 + step))
+    return min(cfg.ema_decay, (1 + step) / (cfg.ema_ramp + step))
 
 
 @torch.no_grad()
