@@ -68,6 +68,9 @@ FP32 = {                                       # name: TrainConfig fields change
     'EMA ramp 4': dict(ema_ramp=4.0),
     'width 24, 490 steps': dict(width=24, steps=490),
     'width 8, 1500 steps': dict(width=8, steps=1500),
+    'cosine schedule': dict(schedule='cosine'),
+    'v-prediction': dict(pred='v'),
+    'batch 64, 1800 steps': dict(batch_size=64, steps=1800),
 }
 FP32 = {k: dict(cpu_bf16=False, **v) for k, v in FP32.items()}
 SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND), fp32=(FP32, OUT_FP32))

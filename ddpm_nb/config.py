@@ -172,8 +172,9 @@ class TrainConfig:
     amp: bool = setting(True, resumable=True)
     # with amp: bf16 autocast on CPU (default: on where the CPU has native bf16)
     cpu_bf16: bool = setting(factory=native_cpu_bf16)
-    # CUDA: weights and batches in channels-last format; ignored elsewhere
-    channels_last: bool = setting(False, resumable=True)
+    # weights and batches in channels-last format where it is faster: CUDA, and CPU steps in fp32
+    # (09_train's channels_last_pays)
+    channels_last: bool = setting(True, resumable=True)
     # train through torch.compile(model) (checkpoints: the plain weights)
     compile: bool = setting(False, resumable=True)
     # seeds the weights, the data order and every draw of t and ε
