@@ -56,8 +56,8 @@ class EDM:
         sigma_data: float = 0.5,  # σ_data of the preconditioning (29_edm eqs. 3-4)
         p_mean: float = -1.2,  # P_mean: the mean of ln σ in training (29_edm eq. 9)
         p_std: float = 1.2,  # P_std: its standard deviation
-        sigma_min: float = 0.002,  # the sampler's lowest noise level; t = 0 of eq. 5
-        sigma_max: float = 80.0,  # its highest; t = T − 1 of eq. 5
+        sigma_min: float = 0.002,  # the sampler's lowest noise level; t = 0 of 29_edm eq. 5
+        sigma_max: float = 80.0,  # its highest; t = T − 1 of 29_edm eq. 5
     ):
         if isinstance(T, bool) or not isinstance(T, int) or T < 2:
             raise ValueError(f'T must be an int >= 2 (the network sees t in [0, T−1]), got {T!r}')
@@ -154,7 +154,9 @@ def loss(
         raise ValueError(
             f'model output {tuple(out.shape)} must have the data shape {tuple(x0.shape)}'
         )
-    target = (x0 - c_skip * x) / c_out  # 29_edm eq. 4: unit variance; weight λ c_out² = 1 (eq. 9)
+    target = (
+        x0 - c_skip * x
+    ) / c_out  # 29_edm eq. 4: unit variance; weight λ c_out² = 1 (29_edm eq. 9)
     return ((out - target) ** 2).mean()
 
 # %% ../nbs/29_edm.ipynb #eb76570e
@@ -314,14 +316,17 @@ def edm_sample(
     model,  # the network F: callable (x_in, t[, y]); t = 29_edm eq. 5 of σ
     edm: EDM,  # the path the model was trained on
     shape: tuple = None,  # (N, C, H, W) images or (N, D) points; may be left out when x_T is given
-    sampler='heun',  # one of EDM_SAMPLERS, or a whole SamplingSpec
+    # 'heun', 'heun_churn' (with Churn()), a Churn (heun_churn with those settings), or a
+    # whole SamplingSpec
+    sampler='heun',
     steps: int = None,  # N noise levels before σ = 0 (NFE 2N − 1); None: EDM_STEPS
     x_T: Tensor = None,  # the starting noise ~ N(0, I), scaled by σ_max; drawn when None
     return_trajectory: bool = False,  # also return every visited point, (N + 1, n, ...) on the CPU
-    churn: Churn = None,  # heun_churn's settings; None: Churn()
     **options,  # other SamplingSpec fields: clip, labels, guidance, seed, batch_size, ...
 ) -> Tensor | tuple:  # samples (n, ...); with return_trajectory (samples, frames)
     "Sample by Karras et al.'s Algorithm 1 (`heun`) or 2 (`heun_churn`) from σ_max to 0."
+    churn = sampler if isinstance(sampler, Churn) else None
+    sampler = 'heun_churn' if churn else sampler
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     steps = EDM_STEPS if spec.steps is None else spec.steps
     spec = replace(spec, sampler=spec.sampler or 'heun', steps=steps)
