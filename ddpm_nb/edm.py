@@ -123,7 +123,7 @@ def draw_sigma(self: EDM, n: int, generator: torch.Generator = None) -> Tensor:
     "n training noise levels, ln σ ~ N(P_mean, P_std²) (29_edm eq. 9), float32 (n,)."
     return (self.p_mean + self.p_std * torch.randn(n, generator=generator)).exp()
 
-
+# %% ../nbs/29_edm.ipynb #e41cc47d
 @patch
 def loss(
     self: EDM,
@@ -188,7 +188,7 @@ def mixture_denoiser(
 
     return D
 
-
+# %% ../nbs/29_edm.ipynb #8e9a8d17
 @patch
 def as_model(self: EDM, D) -> callable:
     "A denoiser D(x, σ) as the network F it implies, (x_in, t) -> F, by inverting 29_edm eq. 2."
@@ -288,6 +288,10 @@ class EDMChain(Chain):
         return edm_step(x, denoised, sigma, sigma_next, x_next, D_next)  # 3. Heun, 29_edm eq. 14
 
 # %% ../nbs/29_edm.ipynb #a91a78eb
+EDM_SAMPLERS = ('heun', 'heun_churn')  # Algorithm 1 (deterministic), Algorithm 2 (churn)
+EDM_STEPS = 18  # Karras et al.'s CIFAR-10 setting: 35 network calls
+
+
 def _check_edm_spec(spec: SamplingSpec, churn: Churn) -> Churn:
     "The churn settings the spec's sampler runs with; ValueError for an option it cannot take."
     if spec.sampler not in EDM_SAMPLERS:
@@ -308,10 +312,6 @@ def _check_edm_spec(spec: SamplingSpec, churn: Churn) -> Churn:
     return Churn(S_churn=0.0) if spec.sampler == 'heun' else churn or Churn()
 
 # %% ../nbs/29_edm.ipynb #c0039320
-EDM_SAMPLERS = ('heun', 'heun_churn')  # Algorithm 1 (deterministic), Algorithm 2 (churn)
-EDM_STEPS = 18  # Karras et al.'s CIFAR-10 setting: 35 network calls
-
-
 def edm_sample(
     model,  # the network F: callable (x_in, t[, y]); t = 29_edm eq. 5 of σ
     edm: EDM,  # the path the model was trained on
