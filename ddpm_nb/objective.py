@@ -196,9 +196,10 @@ RUN_SAMPLERS = _run_samplers()  # objective -> its samplers, the default first
 
 def run_sampler(
     cfg,  # the run's TrainConfig: its objective decides which samplers apply
-    # DDPM runs: dpmpp_2m_sde, ddpm, ddim, dpmpp_2m, heun; flow runs: euler, heun; None: the first
+    # DDPM runs: dpmpp_2m_sde, ddpm, ddim, dpmpp_2m, heun; flow runs: euler, heun; EDM runs: heun,
+    # heun_churn; None: the first
     sampler: str = None,
-    # None: the sampler's default (DDPMObjective.samplers, FlowObjective.samplers)
+    # None: the sampler's default (the objective's `samplers`, e.g. DDPMObjective.samplers)
     steps: int = None,
     eta: float = 0.0,  # DDIM noise; flow runs have none
 ) -> tuple:  # (sampler, steps), checked
@@ -226,7 +227,7 @@ def run_sampler(
 # %% ../nbs/12_objective.ipynb #e6a95fa0
 def sample_run(
     model,  # the run's network, e.g. from `load_run`
-    diffusion,  # its Diffusion, or FlowMatching for a flow run
+    diffusion,  # its Diffusion, or FlowMatching (flow run), EDM (EDM run)
     cfg,  # its TrainConfig
     shape: tuple,  # (N, C, H, W)
     sampler=None,  # see `run_sampler`; or a whole SamplingSpec
@@ -235,7 +236,7 @@ def sample_run(
     **options,
 ) -> Tensor:  # (N, C, H, W) in [-1, 1]
     """Samples from a trained run by a sampler of its objective: `sample` (DDPM runs), `flow_sample`
-    (flow runs)."""
+    (flow runs), `edm_sample` (EDM runs)."""
     spec = sampling_spec(sampler, **options, **({} if steps is None else {'steps': steps}))
     sampler, steps = run_sampler(cfg, spec.sampler, spec.steps, spec.eta)
     return OBJECTIVES[cfg.objective].sample(
