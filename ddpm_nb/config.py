@@ -130,7 +130,7 @@ class TrainConfig:
     # image channels: 1 (grey-scale) or 3 (RGB); None: the data's own (a folder: 1 if every image is
     # grey, else 3)
     channels: int | None = setting(None, check=_CHANNELS)
-    # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 24_flow_matching)
+    # 'ddpm' (Algorithm 1), 'flow' (flow matching, 24_flow_matching) or 'edm' (29_edm)
     objective: str = setting('ddpm', choices=tuple(OBJECTIVES))
     # 'class': class-conditional on the data's labels (06_unet eq. 4; guided sampling, 26_guidance)
     cond: str = setting('none', choices=CONDS)
