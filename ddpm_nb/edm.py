@@ -380,5 +380,8 @@ class EDMObjective:
     def check_sampling(self, cfg, sampler: str, steps, eta):
         _check_edm_spec(SamplingSpec(sampler, steps, eta), None)
 
-    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
-        return edm_sample(model, path, shape, spec)
+    def run_title(self, cfg) -> str:
+        return 'EDM'
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec, trajectory: bool = False):
+        return edm_sample(model, path, shape, spec, return_trajectory=trajectory)

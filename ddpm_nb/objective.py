@@ -48,8 +48,13 @@ class Objective(Protocol):
     def grid_sampler(self, cfg) -> str: ...
     # ValueError for options the sampler cannot take
     def check_sampling(self, cfg, sampler: str, steps, eta): ...
-    # (N, C, H, W) in [-1, 1], by `spec` (its sampler and steps filled in by `run_sampler`)
-    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor: ...
+    # the run's kind in a few words, as a page heading names it ('distilled student (4 steps)')
+    def run_title(self, cfg) -> str: ...
+    # (N, C, H, W) in [-1, 1], by `spec` (its sampler and steps filled in by `run_sampler`);
+    # trajectory: (samples, frames (F, N, C, H, W) on the CPU), x_T first and the samples last
+    def sample(
+        self, model, path, cfg, shape, spec: SamplingSpec, trajectory: bool = False
+    ) -> Tensor | tuple: ...
 
 # %% ../nbs/12_objective.ipynb #a802c40d
 class DDPMObjective:
@@ -96,8 +101,12 @@ class DDPMObjective:
     def check_sampling(self, cfg, sampler: str, steps, eta):
         check_spec(SamplingSpec(sampler, steps, eta, cfg.var, cfg.pred), cfg.T)
 
-    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
-        return sample(model, path, shape, replace(spec, pred=cfg.pred, var=cfg.var))
+    def run_title(self, cfg) -> str:
+        return 'DDPM'
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec, trajectory: bool = False):
+        spec = replace(spec, pred=cfg.pred, var=cfg.var)
+        return sample(model, path, shape, spec, return_trajectory=trajectory)
 
 # %% ../nbs/12_objective.ipynb #83d0ccf3
 class FlowObjective:
@@ -144,8 +153,11 @@ class FlowObjective:
             )
         flow_times(steps)  # bad steps: its one-line message, before anything is drawn
 
-    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
-        return flow_sample(model, path, shape, spec)
+    def run_title(self, cfg) -> str:
+        return 'flow matching'
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec, trajectory: bool = False):
+        return flow_sample(model, path, shape, spec, return_trajectory=trajectory)
 
 # %% ../nbs/12_objective.ipynb #d08d8963
 OBJECTIVES = {
