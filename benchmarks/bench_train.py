@@ -18,6 +18,8 @@ and element-wise ops are not counted, so the fraction is of the useful dense wor
     python benchmarks/bench_train.py                      # the default digits run's step (batch 128), 1 thread
     python benchmarks/bench_train.py --rounds 12 --steps 5 --json bench_train.json
     python benchmarks/bench_train.py --threads 2 --no-overhead   # only the FLOP/s fractions, 2 threads
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+        python benchmarks/bench_train.py --threads 2 --no-overhead --no-bf16   # this CPU as an AVX2-only one
 """
 import argparse, copy, dataclasses, statistics, tempfile, time
 from pathlib import Path
@@ -110,12 +112,14 @@ def step_flops(fn)->int:
     return fc.get_total_flops()
 
 
-def flops_report(rounds:int, steps:int)->dict:
+def flops_report(rounds:int, steps:int, bf16:bool=True)->dict:
     """Achieved FLOP/s of the default digits train step, ours in each precision and format and diffusers', as
     fractions of this machine's matmul FLOP/s in the step's dtype, measured in this process."""
     peak = {'fp32': matmul_flops(torch.float32), 'bf16': matmul_flops(torch.bfloat16)}
     paths = {'fp32, NCHW': dict(cpu_bf16=False, channels_last=False), 'fp32, channels-last (default)':
              dict(cpu_bf16=False), 'bf16 autocast (default where native)': dict(cpu_bf16=True)}
+    if not bf16:                                                  # e.g. under ONEDNN_MAX_CPU_ISA=AVX2: emulated
+        paths.pop('bf16 autocast (default where native)')
     steps_of = {}
     for name, over in paths.items():
         tr = Trainer(dataclasses.replace(TrainConfig(), **over), Path(tempfile.mkdtemp())/'run', progress=False,
@@ -152,6 +156,8 @@ def main():
     ap.add_argument('--json', default=None, help='also write the numbers to benchmarks/results/JSON')
     ap.add_argument('--no-overhead', dest='overhead', action='store_false', help='skip the trainer-vs-bare timing')
     ap.add_argument('--no-flops', dest='flops', action='store_false', help='skip the FLOP/s fractions')
+    ap.add_argument('--no-bf16', dest='bf16', action='store_false',
+                    help='leave out the bf16 rows (a CPU without native bf16 would emulate them, ~400x slower)')
     a = ap.parse_args()
     dev = torch.device('cpu')
     C.set_threads(dev, a.threads)
@@ -160,7 +166,7 @@ def main():
     if a.overhead:
         res['overhead'] = overhead_report(a)
     if a.flops:
-        res['flops'] = f = flops_report(a.rounds, a.steps)
+        res['flops'] = f = flops_report(a.rounds, a.steps, a.bf16)
         print(f'Train step ({f["step_gflop"]:.1f} GFLOP) FLOP/s as a fraction of this machine\'s matmul FLOP/s '
               f'({a.threads} thread(s); matmul fp32 {f["matmul_gflops"]["fp32"]:.0f}, bf16 '
               f'{f["matmul_gflops"]["bf16"]:.0f} GFLOP/s):')

@@ -73,13 +73,15 @@ FP32 = {                                       # name: TrainConfig fields change
     'v-prediction': dict(pred='v'),
     'batch 64, 1800 steps': dict(batch_size=64, steps=1800),
     'linear, lr 8e-3': dict(lr_decay='linear', lr=8e-3),
-    'linear, lr 8e-3, width 8, 1500 steps': dict(lr_decay='linear', lr=8e-3, width=8, steps=1500),
     'EDM objective': dict(objective='edm'),
-    'linear decay, 1800 steps': dict(lr_decay='linear', steps=1800),
     'cosine schedule, linear decay': dict(schedule='cosine', lr_decay='linear'),
     'cosine schedule, linear, lr 8e-3': dict(schedule='cosine', lr_decay='linear', lr=8e-3),
     'default, seed 1': dict(seed=1),
     'default, seed 2': dict(seed=2),
+    'cosine schedule, linear decay, seed 1': dict(schedule='cosine', lr_decay='linear', seed=1),
+    'cosine schedule, linear decay, seed 2': dict(schedule='cosine', lr_decay='linear', seed=2),
+    'cosine schedule, linear, lr 8e-3, seed 1': dict(schedule='cosine', lr_decay='linear', lr=8e-3, seed=1),
+    'cosine schedule, linear, lr 8e-3, seed 2': dict(schedule='cosine', lr_decay='linear', lr=8e-3, seed=2),
 }
 FP32 = {k: dict(cpu_bf16=False, **v) for k, v in FP32.items()}
 SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND), fp32=(FP32, OUT_FP32))

@@ -139,7 +139,7 @@ class TrainConfig:
     # diffusion steps (flow: the network sees t = s·(T − 1))
     T: int = setting(1000, check=_AT_LEAST_1)
     # beta schedule (ddpm_nb.schedule.SCHEDULES); unused by flow runs
-    schedule: str = setting('linear', choices=SCHEDULES)
+    schedule: str = setting('cosine', choices=SCHEDULES)
     # what the network predicts (ddpm_nb.diffusion.PREDS)
     pred: str = setting('eps', choices=PREDS)
     # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs
@@ -151,7 +151,7 @@ class TrainConfig:
     lr: float = setting(4e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))
     # after warm-up: 'none' keeps lr (Ho et al.); 'cosine' or 'linear' take it to 0 at the last
     # step (09_train eq. 1b)
-    lr_decay: str = setting('none', choices=LR_DECAYS)
+    lr_decay: str = setting('linear', choices=LR_DECAYS)
     # linear learning-rate warm-up steps
     warmup: int = 100
     # images per step (per process under torchrun)
@@ -219,10 +219,14 @@ class TrainConfig:
             self.image_size = H if H == W else (H, W)
 
 # %% ../nbs/11_config.ipynb #f5b4521c
+# digits: TrainConfig's defaults (31_tutorial_digits measured them); the others keep Ho et al.'s
+# linear schedule and constant rate
 RECIPES = {
     'digits': {},
     'mnist': dict(
         dataset='mnist',
+        schedule='linear',
+        lr_decay='none',
         preset='mnist',
         lr=2e-4,
         warmup=1000,
@@ -234,6 +238,8 @@ RECIPES = {
     ),
     'fashion_mnist': dict(
         dataset='fashion_mnist',
+        schedule='linear',
+        lr_decay='none',
         preset='mnist',
         lr=2e-4,
         warmup=1000,
@@ -245,6 +251,8 @@ RECIPES = {
     ),
     'cifar10': dict(
         dataset='cifar10',
+        schedule='linear',
+        lr_decay='none',
         preset='cifar10',
         loss='simple',
         lr=2e-4,
@@ -257,6 +265,8 @@ RECIPES = {
         log_every=100,
     ),
     'folder': dict(
+        schedule='linear',
+        lr_decay='none',
         preset='cifar10',
         image_size=64,
         lr=2e-4,
@@ -414,9 +424,10 @@ def read_config(run) -> TrainConfig:
         raise CheckpointError(f'{p}: not valid JSON ({e})') from None
     if not isinstance(d, dict) or not isinstance(d.get('train'), dict):
         raise CheckpointError(f'{p}: expected an object with a "train" section')
-    d['train'].setdefault(
-        'cpu_bf16', False
-    )  # runs saved before the field trained in fp32: resume them so
+    # runs saved before a field existed ran as its value then: resume them so (fp32; a constant
+    # rate after warm-up; NCHW on every device but CUDA)
+    for k, then in (('cpu_bf16', False), ('lr_decay', 'none'), ('channels_last', False)):
+        d['train'].setdefault(k, then)
     if str(d['train'].get('dataset', '')).startswith('folder:'):
         d['train'].setdefault('channels', 3)  # folder runs saved before the field read RGB
     try:
