@@ -115,7 +115,9 @@ def step_flops(fn)->int:
 def flops_report(rounds:int, steps:int, bf16:bool=True)->dict:
     """Achieved FLOP/s of the default digits train step, ours in each precision and format and diffusers', as
     fractions of this machine's matmul FLOP/s in the step's dtype, measured in this process."""
-    peak = {'fp32': matmul_flops(torch.float32), 'bf16': matmul_flops(torch.bfloat16)}
+    peak = {'fp32': matmul_flops(torch.float32)}
+    if bf16:                                                      # emulated bf16 would take minutes
+        peak['bf16'] = matmul_flops(torch.bfloat16)
     paths = {'fp32, NCHW': dict(cpu_bf16=False, channels_last=False), 'fp32, channels-last (default)':
              dict(cpu_bf16=False), 'bf16 autocast (default where native)': dict(cpu_bf16=True)}
     if not bf16:                                                  # e.g. under ONEDNN_MAX_CPU_ISA=AVX2: emulated
@@ -168,8 +170,8 @@ def main():
     if a.flops:
         res['flops'] = f = flops_report(a.rounds, a.steps, a.bf16)
         print(f'Train step ({f["step_gflop"]:.1f} GFLOP) FLOP/s as a fraction of this machine\'s matmul FLOP/s '
-              f'({a.threads} thread(s); matmul fp32 {f["matmul_gflops"]["fp32"]:.0f}, bf16 '
-              f'{f["matmul_gflops"]["bf16"]:.0f} GFLOP/s):')
+              f'({a.threads} thread(s); matmul ' + ', '.join(f'{k} {v:.0f}' for k, v in f['matmul_gflops'].items())
+              + ' GFLOP/s):')
         for name, r in f['steps'].items():
             print(f'  {name:48s} {r["ms"]:6.1f} ms = {r["gflops"]:6.1f} GFLOP/s, '
                   f'{100 * r["fraction"]:4.1f}% of {r["dtype"]} matmul')

@@ -148,7 +148,7 @@ class TrainConfig:
     # (Ho's L_simple), vlb (true bound), hybrid
     loss: str = setting('min_snr', choices=LOSSES)
     # Adam learning rate after warm-up
-    lr: float = setting(4e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))
+    lr: float = setting(8e-3, check=(_adam_lr, 'in (0, 1] (Adam)'))
     # after warm-up: 'none' keeps lr (Ho et al.); 'cosine' or 'linear' take it to 0 at the last
     # step (09_train eq. 1b)
     lr_decay: str = setting('linear', choices=LR_DECAYS)
