@@ -31,16 +31,21 @@ class Diffusion:
 
     def __init__(
         self,
-        betas: Tensor,  # β_1..β_T, shape (T,), each in (0, 1); see `beta_schedule`
+        # β_1..β_T, shape (T,), each in (0, 1), the last in (0, 1]: β_T = 1 is a zero-terminal-SNR
+        # schedule (`rescale_zero_terminal_snr`, 01_schedules eq. 4); see `beta_schedule`
+        betas: Tensor,
     ):
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
         if betas.ndim != 1 or len(betas) < 1:
             raise ValueError(
                 f'betas must be a 1-D tensor of length T >= 1, got shape {tuple(betas.shape)}'
             )
-        if not ((betas > 0) & (betas < 1)).all():
+        if not ((betas > 0) & (betas < 1)).all() and not (
+            (betas[:-1] < 1).all() and betas[-1] == 1
+        ):
             raise ValueError(
-                f'every beta must lie in (0, 1); got min {betas.min():.3g}, max {betas.max():.3g}'
+                f'every beta must lie in (0, 1), only the last may be 1 (zero terminal SNR); got '
+                f'min {betas.min():.3g}, max {betas.max():.3g}'
             )
         self.betas = betas
         self.alphas = 1.0 - betas  # 02_forward eq. 1
