@@ -323,7 +323,9 @@ def predict_x0(
 
 # %% ../nbs/05_parameterizations.ipynb #cfe16745
 def _eps_from(c, x0: Tensor, xt: Tensor) -> Tensor:
-    return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+    eps = (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+    # ᾱ_t = 0 (zero terminal SNR, 01_schedules eq. 4): x_t is ε itself, where the form above is ∞/∞
+    return torch.where(c('sqrt_alphas_cumprod') > 0, eps, xt)
 
 
 @patch
