@@ -380,7 +380,9 @@ def check_spec(
             f'steps must be an int between 1 and T={T} for sampler={s.sampler!r} '
             f'(a sampler cannot visit more steps than the model has), got {s.steps!r}'
         )
-    spacings = SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ())
+    spacings = tuple(
+        dict.fromkeys(SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ()))
+    )
     if s.spacing is not None and s.spacing not in spacings:
         raise ValueError(f'unknown spacing {s.spacing!r}; choose one of {", ".join(spacings)}')
     check_run_options(s)
