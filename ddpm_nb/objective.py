@@ -75,8 +75,8 @@ class DDPMObjective:
             )
         if cfg.zero_snr and cfg.loss == 'min_snr':
             raise ValueError(
-                f'{source}: zero_snr with loss min_snr gives t = T the weight SNR_T = 0, so that step '
-                'is never trained (05_parameterizations); use --loss simple'
+                f'{source}: zero_snr with loss min_snr gives t = T the weight SNR_T = 0, so that '
+                'step is never trained (05_parameterizations); use --loss simple'
             )
         if cfg.zero_snr and cfg.T < 2:
             raise ValueError(f'{source}: zero_snr needs T >= 2, got T={cfg.T}')

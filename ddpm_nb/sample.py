@@ -397,7 +397,7 @@ def visited_steps(d: Diffusion, spec: SamplingSpec, steps: int) -> list:
     spacing = spec.spacing or DEFAULT_SPACING.get(spec.sampler, 'uniform')
     if (
         spec.sampler in SOLVER_SAMPLERS and spacing in SOLVER_SPACINGS
-    ):  # their "linspace": eq. 10 there
+    ):  # their "linspace": 25_fast_samplers eq. 10
         return solver_timesteps(d, steps, spacing)
     return timesteps(d.T, steps, spacing).tolist()
 

@@ -59,6 +59,8 @@ def rescale_zero_terminal_snr(
     s = ac.sqrt()
     if not (s[1:] < s[:-1]).all():
         raise ValueError('ᾱ_t must decrease strictly (every β_t in (0, 1)) to be rescaled')
-    ac_new = ac[0] * ((s - s[-1]) / (s[0] - s[-1])) ** 2  # ᾱ'_t of eq. 4; exact at t = 1 and T
+    ac_new = (
+        ac[0] * ((s - s[-1]) / (s[0] - s[-1])) ** 2
+    )  # ᾱ'_t of 01_schedules eq. 4, exact at t = 1, T
     prev = torch.cat([ac_new.new_ones(1), ac_new[:-1]])
     return 1 - ac_new / prev
