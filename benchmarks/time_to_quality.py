@@ -28,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ddpm_nb.experiments import train_summary
-from ddpm_nb.config import config_argv
+from ddpm_nb.config import config_argv, config_from_dict
+from ddpm_nb.objective import run_sampler
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent/'nbs'/'results'/'time_to_quality_digits.json'
@@ -68,6 +69,17 @@ FP32 = {                                       # name: TrainConfig fields change
     'EMA ramp 4': dict(ema_ramp=4.0),
     'width 24, 490 steps': dict(width=24, steps=490),
     'width 8, 1500 steps': dict(width=8, steps=1500),
+    'cosine schedule': dict(schedule='cosine'),
+    'v-prediction': dict(pred='v'),
+    'batch 64, 1800 steps': dict(batch_size=64, steps=1800),
+    'linear, lr 8e-3': dict(lr_decay='linear', lr=8e-3),
+    'linear, lr 8e-3, width 8, 1500 steps': dict(lr_decay='linear', lr=8e-3, width=8, steps=1500),
+    'EDM objective': dict(objective='edm'),
+    'linear decay, 1800 steps': dict(lr_decay='linear', steps=1800),
+    'cosine schedule, linear decay': dict(schedule='cosine', lr_decay='linear'),
+    'cosine schedule, linear, lr 8e-3': dict(schedule='cosine', lr_decay='linear', lr=8e-3),
+    'default, seed 1': dict(seed=1),
+    'default, seed 2': dict(seed=2),
 }
 FP32 = {k: dict(cpu_bf16=False, **v) for k, v in FP32.items()}
 SWEEPS = dict(recipe=(VARIANTS, OUT), around=(AROUND, OUT_AROUND), fp32=(FP32, OUT_FP32))
@@ -82,10 +94,12 @@ def run(cmd:list, env:dict)->tuple:
     return p.returncode, p.stdout, p.stderr, time.time() - t0
 
 
-def score(out:Path, sampler:str, n:int, env:dict, name:str)->tuple:
-    "The quality report of `n` samples of run `out` by `sampler` at STEPS steps, and the seconds it took."
-    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), '--sampler', sampler,
-                              '--steps', str(STEPS), '--out', str(out/f'quality_{sampler}.json'), '--quiet'], env)
+def score(out:Path, sampler:str|None, n:int, env:dict, name:str)->tuple:
+    """The quality report of `n` samples of run `out` by `sampler` at STEPS steps (None: the run's objective's
+    default sampler and steps), and the seconds it took."""
+    how = ['--sampler', sampler, '--steps', str(STEPS)] if sampler else []
+    rc, so, se, eval_s = run(['ddpm_eval', str(out), '--quality', '--n-samples', str(n), *how,
+                              '--out', str(out/f'quality_{sampler}.json'), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_eval failed ({rc}):\n{se[-2000:]}')
     return json.loads((out/f'quality_{sampler}.json').read_text())['quality'], eval_s
 
@@ -99,7 +113,8 @@ def variant(name:str, over:dict, root:Path, n:int, both:bool=False)->dict:
     rc, so, se, train_s = run(['ddpm_train', *flags, '--out', str(out), '--quiet'], env)
     if rc: raise SystemExit(f'{name}: ddpm_train failed ({rc}):\n{se[-2000:]}')
     ck = next((l for l in so.splitlines() if l.startswith('checkpoints:')), '')
-    q, eval_s = score(out, SAMPLER, n, env, name)
+    ddpm = over.get('objective', 'ddpm') == 'ddpm'         # other objectives: their own default sampler, twice
+    q, eval_s = score(out, SAMPLER if ddpm else None, n, env, name)
     s, r = q['samples'], q['real']
     row = dict(variant=name, changed=over, train_s=round(train_s, 1), eval_s=round(eval_s, 1), checkpoints=ck,
                load=[round(load0, 2), round(os.getloadavg()[0], 2)],
@@ -108,8 +123,10 @@ def variant(name:str, over:dict, root:Path, n:int, both:bool=False)->dict:
                final_loss=train_summary(out)['final_loss'],
                config=json.loads((out/'config.json').read_text())['train'])   # cpu_bf16: the machine's default unless set
     if both:                                   # the same scores for the default sampler's samples
-        s2 = score(out, DEFAULT_SAMPLER, n, env, name)[0]['samples']
-        row['default_sampler'] = dict(sampler=f'{DEFAULT_SAMPLER}, {STEPS} steps', fdd=s2['fdd'],
+        s2 = score(out, DEFAULT_SAMPLER if ddpm else None, n, env, name)[0]['samples']
+        used = f'{DEFAULT_SAMPLER}, {STEPS} steps' if ddpm else '{}, {} steps'.format(*run_sampler(config_from_dict(
+            row['config'])))
+        row['default_sampler'] = dict(sampler=used, fdd=s2['fdd'],
                                       **{k: s2['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
     row['real'] = dict(fdd=r['fdd'], fdd_std=r['fdd_std'], **{k: r['judge'][k] for k in ('confidence', 'confident', 'precision', 'recall')})
     print(f"{name:24s} train {train_s:6.0f} s  FDD {row['fdd']:6.1f}  judge conf {row['confidence']:.3f}  "

@@ -130,7 +130,7 @@ class TrainConfig:
     # image channels: 1 (grey-scale) or 3 (RGB); None: the data's own (a folder: 1 if every image is
     # grey, else 3)
     channels: int | None = setting(None, check=_CHANNELS)
-    # 'ddpm' (Algorithm 1) or 'flow' (flow matching, 24_flow_matching)
+    # 'ddpm' (Algorithm 1), 'flow' (flow matching, 24_flow_matching) or 'edm' (29_edm)
     objective: str = setting('ddpm', choices=tuple(OBJECTIVES))
     # 'class': class-conditional on the data's labels (06_unet eq. 4; guided sampling, 26_guidance)
     cond: str = setting('none', choices=CONDS)
@@ -175,8 +175,9 @@ class TrainConfig:
     amp: bool = setting(True, resumable=True)
     # with amp: bf16 autocast on CPU (default: on where the CPU has native bf16)
     cpu_bf16: bool = setting(factory=native_cpu_bf16)
-    # CUDA: weights and batches in channels-last format; ignored elsewhere
-    channels_last: bool = setting(False, resumable=True)
+    # weights and batches in channels-last format where it is faster: CUDA, and CPU steps in fp32
+    # (09_train's channels_last_pays)
+    channels_last: bool = setting(True, resumable=True)
     # train through torch.compile(model) (checkpoints: the plain weights)
     compile: bool = setting(False, resumable=True)
     # seeds the weights, the data order and every draw of t and ε

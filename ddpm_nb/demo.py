@@ -20,10 +20,9 @@ from torch import Tensor
 from .checkpoint import load_run
 from .config import resolve_device
 from .data import get_dataset, DatasetNotFoundError
-from .flow import flow_sample
 from .inpaint import edit_run, check_mask, check_strength
-from .objective import RUN_SAMPLERS, run_sampler
-from .sample import SamplingSpec, sample, image_grid, save_gif
+from .objective import RUN_SAMPLERS, Objective, objective_for, run_sampler
+from .sample import SamplingSpec, image_grid, save_gif
 from .train import MissingPackageError
 from .unet import image_hw
 from .cli import run_cli
@@ -56,10 +55,18 @@ class DemoRun:
 
     path: Path  # the run directory
     model: object  # the network, in eval mode
-    diffusion: object  # its Diffusion (FlowMatching for a flow run)
+    diffusion: object  # its noising path: Diffusion, FlowMatching, EDM, ProgressiveDistillation
     cfg: object  # its TrainConfig
     images: Tensor | None  # held-out test images (K, C, H, W) in [0, 1]; None: none to edit
     workdir: Path  # where the animations are written
+
+    @property
+    def objective(self) -> Objective:  # what the run was trained with (12_objective)
+        return objective_for(self.cfg)
+
+    @property
+    def title(self) -> str:  # its kind, as the heading names it ('distilled student (4 steps)')
+        return self.objective.run_title(self.cfg)
 
     @property
     def samplers(self) -> tuple:  # the samplers of the run's objective, its default first
@@ -77,9 +84,18 @@ class DemoRun:
     def hw(self) -> tuple:  # the images' (H, W)
         return image_hw(self.size)
 
+    def edit_refusal(self) -> str | None:
+        "Why RePaint and SDEdit cannot run on this run (None: they can)."
+        if not set(EDIT_SAMPLERS) <= set(self.samplers):  # the steps the edits run on
+            t = self.objective.title
+            return f'this is {"an" if t[0] in "AEIOU" else "a"} {t} run, with no DDIM or DDPM steps'
+        if self.images is None:
+            return 'no held-out images for this data set'
+        return None
+
     @property
-    def can_edit(self) -> bool:  # RePaint and SDEdit need a DDPM run and images to edit
-        return self.cfg.objective == 'ddpm' and self.images is not None
+    def can_edit(self) -> bool:  # RePaint and SDEdit need DDIM or DDPM steps and images to edit
+        return self.edit_refusal() is None
 
     def default_steps(self, sampler: str = None) -> int:
         "The steps `sampler` takes by default on this run (ddpm: all T)."
@@ -176,7 +192,7 @@ def check_request(
         sampler, steps = run_sampler(d.cfg, r.sampler, steps)  # the objective's own checks
         return replace(r, sampler=sampler, steps=steps, n=n, seed=seed, label=label)
     if not d.can_edit:
-        why = 'a flow run' if d.cfg.objective != 'ddpm' else 'no held-out images for this data set'
+        why = d.edit_refusal()
         raise ValueError(f'{r.mode} needs a DDPM run with held-out images to edit: {why}')
     if r.label is not None or r.guidance is not None:
         raise ValueError(f'{r.mode} edits with the null label; leave class and guidance out')
@@ -209,8 +225,8 @@ def sample_frames(
     d: DemoRun,  # the loaded run
     r: Request,  # a checked 'sample' request
 ) -> tuple:  # (samples (n, C, H, W) in [-1, 1], frames (F, n, C, H, W) on the CPU)
-    """The run's sampler with its trajectory: what `sample_run` calls (`sample` for DDPM runs,
-    `flow_sample` for flow runs), asked for its frames too."""
+    """The run's sampler with its trajectory: what `sample_run` draws, by the run's objective
+    (12_objective), with the frames too."""
     spec = SamplingSpec(
         r.sampler,
         r.steps,
@@ -219,10 +235,7 @@ def sample_frames(
         seed=r.seed,
     )
     shape = (r.n, d.model.cfg.in_channels, *d.hw)
-    if d.cfg.objective == 'flow':
-        return flow_sample(d.model, d.diffusion, shape, spec, return_trajectory=True)
-    spec = replace(spec, pred=d.cfg.pred, var=d.cfg.var)  # as DDPMObjective.sample sets them
-    return sample(d.model, d.diffusion, shape, spec, return_trajectory=True)
+    return d.objective.sample(d.model, d.diffusion, d.cfg, shape, spec, trajectory=True)
 
 # %% ../nbs/35_demo.ipynb #0b027ea2
 MASKS = ('drawn', 'left half', 'right half', 'top half', 'bottom half', 'centre square')
@@ -335,11 +348,10 @@ def describe(d: DemoRun) -> str:
     "The page's heading: which run, what it was trained on, what the page offers."
     c = d.cfg
     cond = f'class-conditional ({d.num_classes} classes)' if d.num_classes else 'unconditional'
-    kind = 'DDPM' if c.objective == 'ddpm' else 'flow matching'
     edit = ', inpaint and SDEdit a held-out image' if d.can_edit else ''
     return (
         f'## ddpm_nb demo: `{d.path.name}`\n'
-        f'{kind}, {cond}, {c.dataset} {d.hw[0]}×{d.hw[1]}, T = {c.T}, {c.steps} training steps. '
+        f'{d.title}, {cond}, {c.dataset} {d.hw[0]}×{d.hw[1]}, T = {c.T}, {c.steps} training steps. '
         f'Draw samples{edit}.'
     )
 

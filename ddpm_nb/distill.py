@@ -207,7 +207,8 @@ def student_sample(
     pred: str = 'v',  # what the student predicts
     x_T: Tensor = None,  # the starting noise; drawn when None
     spec: SamplingSpec = None,  # labels, guidance, seed, device, batch_size, clip (of the result)
-) -> Tensor:  # x_0 (N, ...), clipped to [-1, 1] if spec.clip
+    return_trajectory: bool = False,  # also return x_T and every visited point, (n + 1, N, ...)
+) -> Tensor | tuple:  # x_0 (N, ...), clipped if spec.clip; with return_trajectory (x_0, frames)
     """Sample a distilled student: n DDIM steps on its own grid, from x_T ~ N(0, I), through
     `run_chains`."""
     spec = spec or SamplingSpec()
@@ -217,8 +218,10 @@ def student_sample(
     d, g = diffusion_on(diffusion, device), make_generator(spec.seed, spec.generator, device)
     ts = student_grid(d.T, steps)
     starts = start_chunks(shape, x_T, g, device, spec.batch_size)
-    x, _ = run_chains(model, lambda x, lo: StudentChain(d, ts, pred, x), starts, spec, shape[0])
-    return x
+    chain = lambda x, lo: StudentChain(d, ts, pred, x)
+    every = 1 if return_trajectory else None  # a student's few points: all of them
+    x, traj = run_chains(model, chain, starts, spec, shape[0], every)
+    return (x, traj) if return_trajectory else x
 
 # %% ../nbs/28_distillation.ipynb #8f762d5d
 class ProgressiveObjective:
@@ -288,8 +291,14 @@ class ProgressiveObjective:
                 '(the round_* folders beside it)'
             )
 
-    def sample(self, model, path, cfg, shape, spec: SamplingSpec) -> Tensor:
-        return student_sample(model, path, shape, spec.steps, cfg.pred, spec=spec)
+    def run_title(self, cfg) -> str:
+        n = cfg.student_steps
+        return f'distilled student ({n} step{"s" if n > 1 else ""})'
+
+    def sample(self, model, path, cfg, shape, spec: SamplingSpec, trajectory: bool = False):
+        return student_sample(
+            model, path, shape, spec.steps, cfg.pred, spec=spec, return_trajectory=trajectory
+        )
 
 
 def check_teacher(

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from torch import Tensor
 
-from .diffusion import VARS
+from .diffusion import VARS, Diffusion
 from .data import dataset_info, get_dataset
 from .unet import image_hw
 from .config import resolve_device
 from .files import atomic_write, check_output_path
 from .checkpoint import load_run
 from .sample import SamplingSpec, sampling_spec
-from .objective import run_sampler, sample_run
+from .objective import OBJECTIVES, run_sampler, sample_run
 from .likelihood import bpd_dataset, plot_bpd, seeded_subset
 from .judge import digits_quality
 from .fid import cifar10_quality, check_inception
@@ -177,7 +177,7 @@ class EvalSpec:
     SamplingSpec."""
 
     bpd: bool | None = (
-        # bits/dim: True requires it, False skips it, None: when the run has a bound (not flow)
+        # bits/dim: True requires it, False skips it, None: if the run has a bound (not flow, EDM)
         None
     )
     quality: bool = True  # draw samples and score them
@@ -300,12 +300,14 @@ def evaluate_run(
         raise ValueError(f'unknown --var {s.var!r}; choose one of {", ".join(VARS)}')
     dev = resolve_device(s.device)
     model, diffusion, cfg = load_run(run, device=dev)  # fails fast on a missing or broken run
-    flow = cfg.objective == 'flow'
-    if s.bpd and flow:
+    # flow matching and EDM runs sample an ODE: they have no bound over T Gaussian steps
+    no_bound = not isinstance(diffusion, Diffusion)
+    title = OBJECTIVES[cfg.objective].title
+    kind = f'{"an" if title[0] in "AEIOU" else "a"} {title} run'  # 'a flow-matching run'
+    if s.bpd and no_bound:
         raise ValueError(
-            f"--bpd: {run} is a flow-matching run (objective 'flow'); bits/dim is DDPM's "
-            f"variational "
-            "bound over its T Gaussian steps, which a flow model does not have — use --quality (an "
+            f"--bpd: {run} is {kind} (objective {cfg.objective!r}); bits/dim is DDPM's variational "
+            "bound over its T Gaussian steps, which such a model does not have — use --quality (an "
             "ODE likelihood needs a divergence integral, as in 23_score)"
         )
     report_path = _report_path(run, s.out)
@@ -316,9 +318,9 @@ def evaluate_run(
     _check_eval_data(s.dataset, cfg.image_size, model)
     sampling = _check_quality(cfg, s.dataset, s.n_samples, s.sampling) if s.quality else None
     report = dict(run=str(run), dataset=s.dataset, seed=s.seed)
-    if s.bpd is None and flow:
-        print('bits/dim: skipped — a flow-matching run has no variational bound')
-    if (not flow) if s.bpd is None else s.bpd:
+    if s.bpd is None and no_bound:
+        print(f'bits/dim: skipped — {kind} has no variational bound')
+    if (not no_bound) if s.bpd is None else s.bpd:
         report['bpd'] = _bpd_report(model, diffusion, cfg, s, report_path)
     if s.quality:
         report['quality'] = _quality_report(model, diffusion, cfg, s, sampling)
