@@ -21,7 +21,8 @@ from .objective import OBJECTIVES, RUN_SAMPLERS, run_sampler, sample_run
 from .checkpoint import load_run
 from .train import train, TrainingError
 from .data import DatasetNotFoundError
-from .sample import save_grid
+from .sample import save_grid, SPACINGS
+from .solvers import SOLVER_SPACINGS
 from .unet import check_size, image_hw
 from .inpaint import check_mask, check_strength, edit_run
 from . import evaluation
@@ -312,6 +313,10 @@ class SampleArgs:
     steps: int | None = setting(None, note=_steps_note())
     # DDIM noise: 0 deterministic, 1 DDPM-like (DDPM runs only)
     eta: float = 0.0
+    # which steps the sampler visits (DDPM runs): leading, linspace, trailing (Lin et al. 2024;
+    # 08_sampling eqs. 2-2c), uniform, quadratic; the solvers also logsnr, karras and their own
+    # linspace (25_fast_samplers); default: the sampler's own
+    spacing: str | None = setting(None, choices=tuple(dict.fromkeys(SPACINGS + SOLVER_SPACINGS)))
     # random seed
     seed: int = 0
     # output file: .png grid or .npy array (default RUN/samples.png)
@@ -513,6 +518,11 @@ def ddpm_sample(a: SampleArgs) -> Path:
     out = Path(a.out) if a.out else Path(a.run) / 'samples.png'
     check_output_path(out, ('.png', '.npy'), 'nothing was sampled')
     C, (H, W) = model.cfg.in_channels, _sample_size(model, a.image_size)
+    if a.spacing is not None and (mode or cfg.objective != 'ddpm'):
+        raise ValueError(
+            '--spacing chooses the steps of a DDPM run\'s samplers; leave it out with --inpaint, '
+            f'--init or a run of objective {cfg.objective!r}'
+        )
     sampler = a.sampler
     if mode and sampler is None and cfg.objective == 'ddpm':
         sampler = 'ddpm'  # RePaint and SDEdit run on DDPM or DDIM steps
@@ -547,6 +557,7 @@ def ddpm_sample(a: SampleArgs) -> Path:
         shape=(a.n, C, H, W),
         labels=labels,
         guidance=a.guidance,
+        spacing=a.spacing,
         **kw,
     )  # (n, C, H, W), in the labels' order
     _write_samples(x, out)

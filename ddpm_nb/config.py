@@ -140,6 +140,9 @@ class TrainConfig:
     T: int = setting(1000, check=_AT_LEAST_1)
     # beta schedule (ddpm_nb.schedule.SCHEDULES); unused by flow runs
     schedule: str = setting('cosine', choices=SCHEDULES)
+    # rescale the schedule to zero terminal SNR, ᾱ_T = 0 (01_schedules eq. 4, Lin et al. 2024);
+    # needs pred v, x0 or mu and a loss other than min_snr (05_parameterizations); DDPM runs only
+    zero_snr: bool = False
     # what the network predicts (ddpm_nb.diffusion.PREDS)
     pred: str = setting('eps', choices=PREDS)
     # reverse variance (ddpm_nb.diffusion.VARS); learned_range: 2C outputs

@@ -31,16 +31,21 @@ class Diffusion:
 
     def __init__(
         self,
-        betas: Tensor,  # β_1..β_T, shape (T,), each in (0, 1); see `beta_schedule`
+        # β_1..β_T, shape (T,), each in (0, 1), the last in (0, 1]: β_T = 1 is a zero-terminal-SNR
+        # schedule (`rescale_zero_terminal_snr`, 01_schedules eq. 4); see `beta_schedule`
+        betas: Tensor,
     ):
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
         if betas.ndim != 1 or len(betas) < 1:
             raise ValueError(
                 f'betas must be a 1-D tensor of length T >= 1, got shape {tuple(betas.shape)}'
             )
-        if not ((betas > 0) & (betas < 1)).all():
+        if not ((betas > 0) & (betas < 1)).all() and not (
+            (betas[:-1] < 1).all() and betas[-1] == 1
+        ):
             raise ValueError(
-                f'every beta must lie in (0, 1); got min {betas.min():.3g}, max {betas.max():.3g}'
+                f'every beta must lie in (0, 1), only the last may be 1 (zero terminal SNR); got '
+                f'min {betas.min():.3g}, max {betas.max():.3g}'
             )
         self.betas = betas
         self.alphas = 1.0 - betas  # 02_forward eq. 1
@@ -318,7 +323,9 @@ def predict_x0(
 
 # %% ../nbs/05_parameterizations.ipynb #cfe16745
 def _eps_from(c, x0: Tensor, xt: Tensor) -> Tensor:
-    return (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+    eps = (c('sqrt_recip_alphas_cumprod') * xt - x0) / c('sqrt_recipm1_alphas_cumprod')
+    # ᾱ_t = 0 (zero terminal SNR, 01_schedules eq. 4): x_t is ε itself, where the form above is ∞/∞
+    return torch.where(c('sqrt_alphas_cumprod') > 0, eps, xt)
 
 
 @patch

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from safetensors.torch import save_file
 
 from .unet import UNet, UNetConfig, image_hw
-from .schedule import beta_schedule
+from .schedule import beta_schedule, rescale_zero_terminal_snr
 from .diffusion import Diffusion
 from .files import atomic_write, CheckpointError
 from .checkpoint import load_run, load_tensors
@@ -386,16 +386,18 @@ DIFFUSERS_SCHEDULER_DEFAULTS = (
 def betas_from_scheduler(
     config: dict,  # a DDPMScheduler configuration (scheduler_config.json or `scheduler.config`)
 ) -> Tensor:  # β_1..β_T, float64, shape (T,)
-    "The β schedule of a diffusers scheduler configuration, in float64."
+    """The β schedule of a diffusers scheduler configuration, in float64; rescale_betas_zero_snr:
+    01_schedules eq. 4."""
     d = {**DIFFUSERS_SCHEDULER_DEFAULTS, **config}
+    b = _scheduler_betas(d)
+    return rescale_zero_terminal_snr(b) if d['rescale_betas_zero_snr'] else b
+
+
+def _scheduler_betas(d: dict) -> Tensor:
+    "The β of a complete DDPMScheduler configuration `d`, before any zero-SNR rescaling."
     T, name = d['num_train_timesteps'], d['beta_schedule']
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise ValueError(f'num_train_timesteps must be a positive int, got {T!r}')
-    if d['rescale_betas_zero_snr']:
-        raise ValueError(
-            'rescale_betas_zero_snr=True sets β_T = 1 (ᾱ_T = 0), which ddpm_nb cannot represent: '
-            'every β must lie in (0, 1)'
-        )
     if d['trained_betas'] is not None:
         b = torch.tensor(list(d['trained_betas']), dtype=torch.float64)
         if b.shape != (T,):

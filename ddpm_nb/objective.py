@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .schedule import beta_schedule
+from .schedule import beta_schedule, rescale_zero_terminal_snr
 from .diffusion import Diffusion, MIN_SNR_GAMMA
 from .data import seeded_generator
 from .sample import sample, SamplingSpec, sampling_spec, check_spec
@@ -73,11 +73,23 @@ class DDPMObjective:
         'heun': lambda cfg: min(10, cfg.T),
     }  # 25_fast_samplers: 10 Karras steps, 19 network calls
 
-    def check(self, cfg, source: str):
-        pass  # pred, var and loss are checked against PREDS, VARS, LOSSES
+    def check(self, cfg, source: str):  # pred, var and loss are checked against PREDS, VARS, LOSSES
+        if cfg.zero_snr and cfg.pred == 'eps':
+            raise ValueError(
+                f'{source}: zero_snr makes x_T pure noise (ᾱ_T = 0), where an ε-prediction says '
+                'nothing about x_0 (05_parameterizations, Zero terminal SNR); use --pred v'
+            )
+        if cfg.zero_snr and cfg.loss == 'min_snr':
+            raise ValueError(
+                f'{source}: zero_snr with loss min_snr gives t = T the weight SNR_T = 0, so that '
+                'step is never trained (05_parameterizations); use --loss simple'
+            )
+        if cfg.zero_snr and cfg.T < 2:
+            raise ValueError(f'{source}: zero_snr needs T >= 2, got T={cfg.T}')
 
     def build(self, cfg) -> Diffusion:
-        return Diffusion(beta_schedule(cfg.schedule, cfg.T))
+        betas = beta_schedule(cfg.schedule, cfg.T)
+        return Diffusion(rescale_zero_terminal_snr(betas) if cfg.zero_snr else betas)
 
     def prepare(self, cfg, path, model, load_run):
         pass  # nothing beyond the config; the weights start random
@@ -173,6 +185,11 @@ def check_objective(cfg, source: str = 'config'):
             f'{source}: unknown objective {cfg.objective!r}; choose one of {", ".join(OBJECTIVES)}'
         )
     obj = OBJECTIVES[cfg.objective]
+    if cfg.zero_snr and cfg.objective != 'ddpm':
+        raise ValueError(
+            f'{source}: zero_snr rescales the beta schedule of a DDPM run; objective '
+            f'{cfg.objective!r} has none to rescale (leave --zero-snr out)'
+        )
     if not obj.has_teacher and (cfg.teacher is not None or cfg.student_steps is not None):
         raise ValueError(
             f"{source}: teacher and student_steps are the settings of a distilled student "

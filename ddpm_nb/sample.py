@@ -10,6 +10,7 @@ __all__ = ['SPACINGS', 'SAMPLERS', 'timesteps', 'infer_device', 'diffusion_on', 
 
 # %% ../nbs/08_sampling.ipynb #3f74b292
 import copy, itertools, math
+import numpy as np
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,14 +27,14 @@ from ddpm_nb.solvers import (
 from .solvers import solver_timesteps, DPMSolverChain, HeunChain
 
 # %% ../nbs/08_sampling.ipynb #72a70624
-SPACINGS = ('uniform', 'quadratic', 'leading')
+SPACINGS = ('uniform', 'quadratic', 'leading', 'linspace', 'trailing')
 
 
 def timesteps(
     T: int,  # number of diffusion steps of the trained model
     steps: int,  # how many steps the sampler visits, 1 <= steps <= T
-    # one of SPACINGS: "uniform" and "quadratic" (08_sampling eq. 1) include T-1 and 0; "leading"
-    # (08_sampling eq. 2)
+    # one of SPACINGS: "uniform" and "quadratic" (08_sampling eq. 1) include T-1 and 0; "leading",
+    # "linspace", "trailing" (08_sampling eqs. 2, 2b, 2c: Lin et al. 2024 Table 2, diffusers' DDIM)
     kind: str = 'uniform',
 ) -> Tensor:  # the 0-based steps, descending, shape (steps,), int64
     "The 0-based steps a sampler visits, in the order it visits them (descending)."
@@ -52,6 +53,10 @@ def timesteps(
     i = torch.arange(steps)
     if kind == 'leading':
         return (i * (T // steps)).flip(0)  # 08_sampling eq. 2
+    if kind == 'linspace':  # 08_sampling eq. 2b, in diffusers' arithmetic (its steps, bit for bit)
+        return torch.from_numpy(np.linspace(0, T - 1, steps).round()[::-1].copy()).long()
+    if kind == 'trailing':  # 08_sampling eq. 2c; arange's float steps decide exact ties, as there
+        return torch.from_numpy(np.round(np.arange(T, 0, -T / steps))[:steps] - 1).long()
     u = (
         i.double() / (steps - 1) if steps > 1 else torch.ones(1, dtype=torch.float64)
     )  # one step: start at T-1
@@ -375,7 +380,9 @@ def check_spec(
             f'steps must be an int between 1 and T={T} for sampler={s.sampler!r} '
             f'(a sampler cannot visit more steps than the model has), got {s.steps!r}'
         )
-    spacings = SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ())
+    spacings = tuple(
+        dict.fromkeys(SPACINGS + (SOLVER_SPACINGS if s.sampler in SOLVER_SAMPLERS else ()))
+    )
     if s.spacing is not None and s.spacing not in spacings:
         raise ValueError(f'unknown spacing {s.spacing!r}; choose one of {", ".join(spacings)}')
     check_run_options(s)
@@ -388,9 +395,11 @@ def visited_steps(d: Diffusion, spec: SamplingSpec, steps: int) -> list:
     """The 0-based steps the spec's sampler visits, descending: `timesteps`, or a solver's spacing
     (25_fast_samplers)."""
     spacing = spec.spacing or DEFAULT_SPACING.get(spec.sampler, 'uniform')
-    if spacing in SPACINGS:
-        return timesteps(d.T, steps, spacing).tolist()
-    return solver_timesteps(d, steps, spacing)
+    if (
+        spec.sampler in SOLVER_SAMPLERS and spacing in SOLVER_SPACINGS
+    ):  # their "linspace": 25_fast_samplers eq. 10
+        return solver_timesteps(d, steps, spacing)
+    return timesteps(d.T, steps, spacing).tolist()
 
 # %% ../nbs/08_sampling.ipynb #cf90a002
 def num_classes_of(model) -> int | None:
@@ -492,6 +501,11 @@ def sample(
         spec = replace(spec, sampler='ddpm')
     shape = batch_shape(shape, x_T)
     S = check_spec(spec, diffusion.T)
+    if spec.pred == 'eps' and diffusion.alphas_cumprod[-1] == 0:
+        raise ValueError(
+            'pred="eps" cannot sample a zero-terminal-SNR schedule: at t = T, x_T = ε, so '
+            'x̂_0 = (x_T − ε̂)/√ᾱ_T is 0/0 (05_parameterizations); train with pred "v"'
+        )
     check_labels(
         spec.labels, spec.guidance, shape[0], num_classes_of(model)
     )  # before anything runs

@@ -24,6 +24,8 @@ def alpha_sigma(
     if t < 0:
         return 1.0, 0.0, math.inf
     ab = diffusion.alphas_cumprod[t].item()
+    if ab == 0:  # zero terminal SNR (01_schedules eq. 4): pure noise, λ = −∞
+        return 0.0, 1.0, -math.inf
     return math.sqrt(ab), math.sqrt(1 - ab), 0.5 * (math.log(ab) - math.log1p(-ab))
 
 
@@ -91,7 +93,7 @@ def varsigma(diffusion: Diffusion, t: int) -> float:
     """Karras et al.'s noise level ς_t = σ_t / α_t of y = x / α (25_fast_samplers eq. 7); 0 at
     t = -1 (the data)."""
     a, s, _ = alpha_sigma(diffusion, t)
-    return s / a
+    return math.inf if a == 0 else s / a
 
 
 def heun_step(
@@ -164,6 +166,11 @@ def solver_timesteps(
                 f'steps={steps}'
             )
         return np.linspace(0, T - 1, steps + 1).round()[::-1][:-1].astype(np.int64).tolist()
+    if diffusion.alphas_cumprod[-1] == 0:  # zero terminal SNR: ς_{T-1} = ∞, so start there and
+        if steps == 1:  # space the other nodes over the T - 1 steps below it
+            return [T - 1]
+        below = Diffusion(diffusion.betas[:-1].cpu())
+        return [T - 1] + solver_timesteps(below, steps - 1, spacing)
     s_min, s_max = varsigma(diffusion, 0), varsigma(diffusion, T - 1)
     if spacing == 'karras':
         return nearest_steps(diffusion, karras_sigmas(s_min, s_max, steps))
@@ -227,6 +234,10 @@ class HeunChain(Chain):
 
     def step(self, model, x: Tensor, k: int) -> Tensor:
         t, t_next = self.ts[k], self.nexts[k]
+        if alpha_sigma(self.d, t)[0] == 0:  # zero terminal SNR: y = x/α is infinite at t = T;
+            x0 = self.d.predict(model, x, self.t[k], self.spec.pred, clip=self.spec.clip)
+            a_n, s_n, _ = alpha_sigma(self.d, t_next)
+            return a_n * x0 + s_n * x  # DDIM's step there, with ε̂ = x_T exactly (one call)
         eps = self._eps(model, x, k)
         x_euler = heun_step(self.d, eps, x, t, t_next)  # 2. Euler's step (DDIM)
         if t_next < 0:
