@@ -159,7 +159,7 @@ class TrainConfig:
     warmup: int = 100
     # images per step (per process under torchrun)
     batch_size: int = setting(128, check=_AT_LEAST_1)
-    # total optimisation steps (about 4.5 min on a quiet 2-core CPU)
+    # total optimisation steps (about 3 min on a quiet 2-core CPU)
     steps: int = setting(900, check=_AT_LEAST_1, resumable=True)
     # max global gradient norm (0: off)
     grad_clip: float = 1.0
