@@ -1110,6 +1110,7 @@ def student_config(
         loss='simple',
         lr=cfg.lr,
         warmup=cfg.warmup,
+        lr_decay='none',  # a round's rate: constant after warm-up, as measured (not the teacher's)
         batch_size=cfg.batch_size,
         steps=cfg.round_steps,
         ema_decay=cfg.ema_decay,
