@@ -531,12 +531,13 @@ def _prepare(self: Trainer):
     if self.world > 1:
         ids = [device.index] if device.type == 'cuda' else None
         self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    # inductor (torch.compile's default backend) builds C++ kernels for a CPU; a test's backend may not
-    blocker = compile_blocker(device) if self.compile_fn is torch.compile else None
-    if cfg.compile and blocker:
-        self.log(f'--compile: {blocker}; training uncompiled')
-    elif cfg.compile:  # only the forward and backward; `model` keeps the plain weights
-        self.net = self.compile_fn(self.net)
+    if cfg.compile:
+        # inductor (compile's default backend) builds C++ kernels for a CPU; a test's may not
+        blocker = compile_blocker(device) if self.compile_fn is torch.compile else None
+        if blocker:
+            self.log(f'--compile: {blocker}; training uncompiled')
+        else:  # only the forward and backward; `model` keeps the plain weights
+            self.net = self.compile_fn(self.net)
     self.sampler = EpochBatchSampler(len(self.data), cfg.batch_size * self.world, seed=cfg.seed)
     self.shape = (model.cfg.in_channels, *image_hw(model.cfg.resolution))  # (C, H, W)
     self._check_next = True  # check the first batch's shape and range
