@@ -567,7 +567,7 @@ def to_device(x: Tensor, device, channels_last: bool = False) -> Tensor:
     the host."""
     fmt = torch.channels_last if channels_last and x.ndim == 4 else torch.preserve_format
     if torch.device(device).type != 'cuda':
-        return x.to(device, memory_format=fmt)
+        return x.to(device, non_blocking=True, memory_format=fmt)  # e.g. to MPS, as before
     return x.pin_memory().to(device, non_blocking=True, memory_format=fmt)
 
 
